@@ -1,0 +1,17 @@
+"""Message attributes a consumer sets on a dead-lettered message (read back by `fanout dlq`)."""
+
+from __future__ import annotations
+
+REASON = "reason"  # retry_budget_exhausted | terminal:<code> | malformed
+LAST_ERROR = "last_error"
+ATTEMPTS = "attempts"
+FIRST_RECEIVED = "first_received"  # ISO-8601 UTC
+CHANNEL = "channel"
+TASK_ID = "task_id"
+EVENT_TYPE = "event_type"
+
+ALL = (REASON, LAST_ERROR, ATTEMPTS, FIRST_RECEIVED, CHANNEL, TASK_ID, EVENT_TYPE)
+
+REASON_BUDGET = "retry_budget_exhausted"
+REASON_MALFORMED = "malformed"
+TERMINAL_PREFIX = "terminal:"

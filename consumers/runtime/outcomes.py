@@ -1,0 +1,46 @@
+"""What a channel's delivery of one event came to. Channel code returns one of these; it never raises
+for a provider's answer, and never sleeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Delivered:
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Nothing to do, by rule (gate, mute, subscription, once-only slot taken). Counted, not dead-lettered."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Try again later. `after_seconds` is the provider's wait (Retry-After) or None for backoff.
+
+    `rate_limit_key` names what the provider limited (a Slack workspace, a GitHub token) so the runtime
+    defers every other message for it in this container without calling the provider. `uncertain` means
+    the call may have taken effect (timeout after sending, fatal_error, proxy 5xx): the next attempt must
+    reconcile before sending again. `costs_attempt` is False for deferrals that made no real call.
+    """
+
+    after_seconds: float | None
+    reason: str
+    rate_limit_key: str | None = None
+    uncertain: bool = False
+    costs_attempt: bool = True
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """No retry can help (`reason` is the provider's code, e.g. channel_not_found or http_422)."""
+
+    reason: str
+    detail: str = ""
+
+
+Outcome = Delivered | Skipped | Retry | Terminal

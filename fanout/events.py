@@ -1,0 +1,152 @@
+"""The task event: parsed from a DynamoDB stream record, carried as a versioned JSON message body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from fanout import event_types
+from fanout.dynamo import AttributeValueError, from_item
+
+BODY_VERSION = 1
+REQUIRED_FIELDS = ("task_id", "event_id", "event_type", "timestamp")
+
+
+class SkipRecord(ValueError):  # noqa: N818 - it names the decision, not an error condition
+    """A stream record that carries no routable event; `reason` is a stable counter key."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class MalformedMessage(ValueError):  # noqa: N818 - the DLQ reason is `malformed`
+    """A queue message body that is not a TaskEvent of a version this code understands."""
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """One lifecycle event. `event_type` is the effective type (agent_milestone(pr_created) -> pr_created)."""
+
+    task_id: str
+    event_id: str
+    event_type: str
+    timestamp: str
+    metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    source_type: str | None = None  # the stored type when it differs from event_type
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metadata", _freeze(self.metadata))
+
+    @property
+    def is_terminal(self) -> bool:
+        return event_types.is_terminal(self.event_type)
+
+    def meta_str(self, key: str) -> str | None:
+        """A metadata value as text, or None when absent or empty (never the string "None")."""
+        value = self.metadata.get(key)
+        if value is None or value == "":
+            return None
+        return value if isinstance(value, str) else json.dumps(_thaw(value), default=str)
+
+    def to_body(self) -> str:
+        body: dict[str, Any] = {
+            "v": BODY_VERSION,
+            "task_id": self.task_id,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "timestamp": self.timestamp,
+        }
+        if self.metadata:
+            body["metadata"] = _thaw(self.metadata)
+        if self.source_type is not None:
+            body["source_type"] = self.source_type
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_bytes_as_text)
+
+    @classmethod
+    def from_body(cls, body: str) -> TaskEvent:
+        try:
+            data = json.loads(body)
+        except (TypeError, ValueError) as exc:
+            raise MalformedMessage(f"body is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise MalformedMessage("body is not a JSON object")
+        if data.get("v") != BODY_VERSION:
+            raise MalformedMessage(f"unsupported body version {data.get('v')!r}")
+        values = {name: data.get(name) for name in REQUIRED_FIELDS}
+        missing = [name for name, value in values.items() if not isinstance(value, str) or not value]
+        if missing:
+            raise MalformedMessage(f"missing or non-string fields: {', '.join(missing)}")
+        metadata = data.get("metadata", {})
+        source_type = data.get("source_type")
+        if not isinstance(metadata, dict):
+            raise MalformedMessage("metadata is not an object")
+        if source_type is not None and not isinstance(source_type, str):
+            raise MalformedMessage("source_type is not a string")
+        return cls(metadata=metadata, source_type=source_type, **values)
+
+
+def parse_stream_record(record: Mapping[str, Any]) -> TaskEvent:
+    """A DynamoDB stream record (Lambda shape) to a TaskEvent, or SkipRecord with the reason."""
+    event_name = record.get("eventName")
+    if event_name == "REMOVE":
+        raise SkipRecord("remove")
+    dynamodb = record.get("dynamodb")
+    image = dynamodb.get("NewImage") if isinstance(dynamodb, Mapping) else None
+    if not isinstance(image, Mapping):
+        raise SkipRecord("no_new_image")
+    try:
+        item = from_item(image)
+    except AttributeValueError as exc:
+        raise SkipRecord("malformed_attribute", str(exc)) from exc
+    values = {name: item.get(name) for name in REQUIRED_FIELDS}
+    missing = [name for name, value in values.items() if not isinstance(value, str) or not value]
+    if missing:
+        raise SkipRecord("missing_fields", ", ".join(missing))
+    metadata = item.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise SkipRecord("malformed_metadata", f"metadata is {type(metadata).__name__}")
+    stored_type = values["event_type"]
+    effective_type = effective_event_type(stored_type, metadata)
+    values["event_type"] = effective_type
+    return TaskEvent(
+        metadata=metadata,
+        source_type=stored_type if stored_type != effective_type else None,
+        **values,
+    )
+
+
+def effective_event_type(stored_type: str, metadata: Mapping[str, Any]) -> str:
+    if stored_type == event_types.AGENT_MILESTONE:
+        milestone = metadata.get("milestone")
+        if isinstance(milestone, str) and milestone in event_types.ROUTABLE_MILESTONES:
+            return milestone
+    return stored_type
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): _freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _bytes_as_text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        import base64
+
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -1,0 +1,192 @@
+"""The channel registry: the one place that says which channels exist and how each is run.
+
+The router, the consumers, the CDK stack and the local runtime all read it. Adding a channel is one
+`ChannelSpec` here plus one consumer package whose handler module is named by `handler`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from fanout import event_types as et
+
+# SQS limits the settings are checked against.
+FIFO_MAX_BATCH_SIZE = 10
+MIN_MAX_CONCURRENCY = 2  # Lambda's floor for an SQS event source's maximum concurrency
+SQS_MAX_RECEIVE_COUNT = 1000
+VISIBILITY_TIMEOUT_FACTOR = 6  # AWS's guidance: queue visibility at least 6x the function timeout
+SQS_MAX_VISIBILITY_S = 12 * 3600
+
+# The delivery ledger (once-only per channel and event): one item per (channel, event id).
+LEDGER_PARTITION_KEY = "pk"
+LEDGER_TTL_ATTRIBUTE = "expires_at"
+
+# Tables the platform owns (data-model.md).
+TASK_TABLE_KEY = "task_id"
+EVENTS_TABLE_KEYS = ("task_id", "event_id")
+
+
+class InvalidChannelSettings(ValueError):  # noqa: N818 - reads as "invalid channel settings: ..."
+    """Channel settings that cannot be deployed; the message names the channel, the field and the rule."""
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """How a channel's queue and consumer run. Every field can be overridden per deployment."""
+
+    batch_size: int
+    max_concurrency: int
+    reserved_concurrency: int | None
+    memory_mb: int
+    timeout_s: int
+    visibility_timeout_s: int
+    max_attempts: int
+    max_age_s: int
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 900.0
+    # Native redrive is only the backstop for consumers that crash or time out before they can act: the
+    # consumer dead-letters by its own budget (attempts, age) with a reason, and deferrals cost receives
+    # but no attempt, so this sits at SQS's ceiling, far above what budgeted retries reach.
+    max_receive_count: int = SQS_MAX_RECEIVE_COUNT
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> ChannelSettings:
+        """Settings with some fields replaced; values may be strings (CDK context, environment)."""
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for key, raw in overrides.items():
+            name = _snake(key)
+            if name not in known:
+                raise InvalidChannelSettings(f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
+            changes[name] = _coerce(name, raw, float if name.startswith("backoff") else int)
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    name: str
+    renderable: frozenset[str]
+    default_subscriptions: frozenset[str]
+    settings: ChannelSettings
+    handler: str  # "package.module.function" of the consumer Lambda
+    api_base_url: str
+
+    def validate(self, settings: ChannelSettings | None = None) -> ChannelSettings:
+        """Raise InvalidChannelSettings for anything that would not deploy or would misbehave."""
+        s = settings or self.settings
+        problems: list[str] = []
+        if not 1 <= s.batch_size <= FIFO_MAX_BATCH_SIZE:
+            problems.append(f"batchSize {s.batch_size} must be 1..{FIFO_MAX_BATCH_SIZE} for a FIFO queue")
+        if s.max_concurrency < MIN_MAX_CONCURRENCY:
+            problems.append(f"maxConcurrency {s.max_concurrency} must be at least {MIN_MAX_CONCURRENCY}")
+        if s.reserved_concurrency is not None and s.reserved_concurrency < s.max_concurrency:
+            problems.append(
+                f"reservedConcurrency {s.reserved_concurrency} is below maxConcurrency {s.max_concurrency}"
+            )
+        if not 1 <= s.timeout_s <= 900:
+            problems.append(f"timeoutS {s.timeout_s} must be 1..900")
+        if s.visibility_timeout_s < VISIBILITY_TIMEOUT_FACTOR * s.timeout_s:
+            problems.append(
+                f"visibilityTimeoutS {s.visibility_timeout_s} is below {VISIBILITY_TIMEOUT_FACTOR}x "
+                f"timeoutS ({VISIBILITY_TIMEOUT_FACTOR * s.timeout_s})"
+            )
+        if s.visibility_timeout_s > SQS_MAX_VISIBILITY_S:
+            problems.append(f"visibilityTimeoutS {s.visibility_timeout_s} exceeds {SQS_MAX_VISIBILITY_S}")
+        if not 128 <= s.memory_mb <= 10240:
+            problems.append(f"memoryMb {s.memory_mb} must be 128..10240")
+        if s.max_attempts < 1:
+            problems.append(f"maxAttempts {s.max_attempts} must be at least 1")
+        if s.max_age_s < 60:
+            problems.append(f"maxAgeS {s.max_age_s} must be at least 60")
+        if not 0 < s.backoff_base_s <= s.backoff_cap_s:
+            problems.append("backoffBaseS must be positive and not above backoffCapS")
+        if not s.max_attempts < s.max_receive_count <= SQS_MAX_RECEIVE_COUNT:
+            problems.append(f"maxReceiveCount must be above maxAttempts and at most {SQS_MAX_RECEIVE_COUNT}")
+        if problems:
+            raise InvalidChannelSettings(f"channel {self.name}: " + "; ".join(problems))
+        return s
+
+
+TERMINALS = et.TERMINAL
+
+SLACK = ChannelSpec(
+    name="slack",
+    renderable=frozenset({et.TASK_CREATED, et.SESSION_STARTED, et.AGENT_ERROR} | TERMINALS),
+    default_subscriptions=frozenset({et.TASK_CREATED, et.SESSION_STARTED, et.AGENT_ERROR} | TERMINALS),
+    settings=ChannelSettings(
+        batch_size=10,
+        max_concurrency=5,
+        reserved_concurrency=None,
+        memory_mb=256,
+        timeout_s=30,
+        visibility_timeout_s=180,
+        max_attempts=10,
+        max_age_s=2 * 3600,
+    ),
+    handler="consumers.slack.handler.handler",
+    api_base_url="https://slack.com/api",
+)
+
+GITHUB = ChannelSpec(
+    name="github",
+    renderable=frozenset({et.PR_CREATED} | TERMINALS),
+    default_subscriptions=frozenset({et.PR_CREATED} | TERMINALS),
+    settings=ChannelSettings(
+        batch_size=10,
+        max_concurrency=2,
+        reserved_concurrency=None,
+        memory_mb=256,
+        timeout_s=60,
+        visibility_timeout_s=360,
+        max_attempts=10,
+        max_age_s=6 * 3600,
+    ),
+    handler="consumers.github.handler.handler",
+    api_base_url="https://api.github.com",
+)
+
+CHANNELS: Mapping[str, ChannelSpec] = {spec.name: spec for spec in (SLACK, GITHUB)}
+
+
+def get(name: str) -> ChannelSpec:
+    try:
+        return CHANNELS[name]
+    except KeyError:
+        raise KeyError(f"unknown channel {name!r}; channels: {', '.join(CHANNELS)}") from None
+
+
+def channels_for(event_type: str, enabled: Iterable[str] | None = None) -> list[ChannelSpec]:
+    """The channels whose consumer can render this effective event type (the router's only filter)."""
+    names = CHANNELS.keys() if enabled is None else enabled
+    return [CHANNELS[n] for n in names if event_type in CHANNELS[n].renderable]
+
+
+def queue_name(prefix: str, channel: str) -> str:
+    return f"{prefix}-{channel}.fifo"
+
+
+def dlq_name(prefix: str, channel: str) -> str:
+    return f"{prefix}-{channel}-dlq.fifo"
+
+
+def output_key(channel: str, what: str) -> str:
+    """CloudFormation output names the CLI reads: e.g. SlackQueueUrl, GithubDlqUrl, SlackConsumerName."""
+    return f"{channel.capitalize()}{what}"
+
+
+def _snake(key: str) -> str:
+    out = "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+    aliases = {"timeout": "timeout_s", "memory": "memory_mb", "visibility_timeout": "visibility_timeout_s"}
+    return aliases.get(out, out)
+
+
+def _coerce(name: str, raw: Any, kind: type) -> Any:
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"", "none", "null"}):
+        if name == "reserved_concurrency":
+            return None
+        raise InvalidChannelSettings(f"{name} needs a value")
+    try:
+        return kind(raw) if kind is float else int(str(raw), 10)
+    except ValueError:
+        raise InvalidChannelSettings(f"{name}={raw!r} is not a {kind.__name__}") from None
