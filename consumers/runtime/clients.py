@@ -1,0 +1,50 @@
+"""The I/O a consumer uses, built once per container and injected everywhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import httpx
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
+else:  # the stubs are a dev dependency only
+    DynamoDBClient = SecretsManagerClient = SQSClient = Any
+
+# A provider call must end well inside the function timeout; a timeout is an uncertain outcome anyway.
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+# boto3's own retries are the standard mode's few quick ones; throttling beyond that becomes a Retry.
+AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+
+
+@dataclass(frozen=True)
+class Clients:
+    sqs: SQSClient
+    dynamodb: DynamoDBClient
+    secrets: SecretsManagerClient
+    http: httpx.Client
+
+
+def default_clients(
+    *, endpoint_url: str | None = None, transport: httpx.BaseTransport | None = None
+) -> Clients:
+    """Clients for Lambda (endpoint from the environment) or for a local endpoint."""
+
+    def aws(service: str) -> Any:
+        return boto3.client(service, endpoint_url=endpoint_url, config=AWS_CONFIG)  # type: ignore[call-overload]
+
+    return Clients(
+        sqs=aws("sqs"),
+        dynamodb=aws("dynamodb"),
+        secrets=aws("secretsmanager"),
+        http=httpx.Client(timeout=HTTP_TIMEOUT, transport=transport),
+    )
+
+
+ClientsFactory = Callable[[], Clients]
