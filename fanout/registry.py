@@ -70,6 +70,7 @@ class ChannelSpec:
     default_subscriptions: frozenset[str]
     settings: ChannelSettings
     handler: str  # "package.module.function" of the consumer Lambda
+    channel_factory: str  # "package.module.function" building the Channel (for in-process runtimes)
     api_base_url: str
 
     def validate(self, settings: ChannelSettings | None = None) -> ChannelSettings:
@@ -125,6 +126,7 @@ SLACK = ChannelSpec(
         max_age_s=2 * 3600,
     ),
     handler="consumers.slack.handler.handler",
+    channel_factory="consumers.slack.channel.build_slack_channel",
     api_base_url="https://slack.com/api",
 )
 
@@ -143,6 +145,7 @@ GITHUB = ChannelSpec(
         max_age_s=6 * 3600,
     ),
     handler="consumers.github.handler.handler",
+    channel_factory="consumers.github.channel.build_github_channel",
     api_base_url="https://api.github.com",
 )
 
@@ -170,8 +173,17 @@ def dlq_name(prefix: str, channel: str) -> str:
     return f"{prefix}-{channel}-dlq.fifo"
 
 
+# What each channel's stack outputs name (the CLI finds a deployed stack's resources by these).
+OUTPUT_QUEUE_URL = "QueueUrl"
+OUTPUT_QUEUE_ARN = "QueueArn"
+OUTPUT_DLQ_URL = "DlqUrl"
+OUTPUT_DLQ_ARN = "DlqArn"
+OUTPUT_CONSUMER_NAME = "ConsumerFunctionName"
+OUTPUT_EVENT_SOURCE_MAPPING_ID = "EventSourceMappingId"
+
+
 def output_key(channel: str, what: str) -> str:
-    """CloudFormation output names the CLI reads: e.g. SlackQueueUrl, GithubDlqUrl, SlackConsumerName."""
+    """CloudFormation output names: e.g. SlackQueueUrl, GithubDlqUrl, SlackEventSourceMappingId."""
     return f"{channel.capitalize()}{what}"
 
 
