@@ -31,10 +31,13 @@ def parse_number(text: str) -> int | float:
 
 def from_attribute_value(value: Any) -> Any:
     """One `{"S": ...}`-style attribute value to a plain value (nested maps and lists included)."""
-    if not isinstance(value, Mapping) or len(value) != 1:
+    # Concrete dict checks first: this runs for every attribute of every stream record.
+    if not isinstance(value, dict | Mapping) or len(value) != 1:
         raise AttributeValueError(f"expected a single-key attribute value, got {type(value).__name__}")
     ((tag, inner),) = value.items()
     if tag == "S":
+        if type(inner) is str:
+            return inner
         return _expect(inner, str, tag)
     if tag == "N":
         return parse_number(_expect(inner, str, tag))
@@ -43,7 +46,7 @@ def from_attribute_value(value: Any) -> Any:
     if tag == "NULL":
         return None
     if tag == "M":
-        return {str(k): from_attribute_value(v) for k, v in _expect(inner, Mapping, tag).items()}
+        return {str(k): from_attribute_value(v) for k, v in _expect(inner, (dict, Mapping), tag).items()}
     if tag == "L":
         return [from_attribute_value(v) for v in _expect(inner, list, tag)]
     if tag == "SS":

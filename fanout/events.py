@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ BODY_VERSION = 1
 REQUIRED_FIELDS = ("task_id", "event_id", "event_type", "timestamp")
 
 
-class SkipRecord(ValueError):  # noqa: N818 - it names the decision, not an error condition
+class SkipRecord(ValueError):
     """A stream record that carries no routable event; `reason` is a stable counter key."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
@@ -24,7 +25,7 @@ class SkipRecord(ValueError):  # noqa: N818 - it names the decision, not an erro
         self.detail = detail
 
 
-class MalformedMessage(ValueError):  # noqa: N818 - the DLQ reason is `malformed`
+class MalformedMessage(ValueError):
     """A queue message body that is not a TaskEvent of a version this code understands."""
 
 
@@ -62,10 +63,10 @@ class TaskEvent:
             "timestamp": self.timestamp,
         }
         if self.metadata:
-            body["metadata"] = _thaw(self.metadata)
+            body["metadata"] = self.metadata  # frozen maps are thawed by _json_default as they are met
         if self.source_type is not None:
             body["source_type"] = self.source_type
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_bytes_as_text)
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
     @classmethod
     def from_body(cls, body: str) -> TaskEvent:
@@ -77,8 +78,8 @@ class TaskEvent:
             raise MalformedMessage("body is not a JSON object")
         if data.get("v") != BODY_VERSION:
             raise MalformedMessage(f"unsupported body version {data.get('v')!r}")
-        values = {name: data.get(name) for name in REQUIRED_FIELDS}
-        missing = [name for name, value in values.items() if not isinstance(value, str) or not value]
+        values = _required_strings(data)
+        missing = [name for name in REQUIRED_FIELDS if name not in values]
         if missing:
             raise MalformedMessage(f"missing or non-string fields: {', '.join(missing)}")
         metadata = data.get("metadata", {})
@@ -103,8 +104,8 @@ def parse_stream_record(record: Mapping[str, Any]) -> TaskEvent:
         item = from_item(image)
     except AttributeValueError as exc:
         raise SkipRecord("malformed_attribute", str(exc)) from exc
-    values = {name: item.get(name) for name in REQUIRED_FIELDS}
-    missing = [name for name, value in values.items() if not isinstance(value, str) or not value]
+    values = _required_strings(item)
+    missing = [name for name in REQUIRED_FIELDS if name not in values]
     if missing:
         raise SkipRecord("missing_fields", ", ".join(missing))
     metadata = item.get("metadata") or {}
@@ -120,6 +121,10 @@ def parse_stream_record(record: Mapping[str, Any]) -> TaskEvent:
     )
 
 
+def _required_strings(data: Mapping[str, Any]) -> dict[str, str]:
+    return {name: v for name in REQUIRED_FIELDS if isinstance(v := data.get(name), str) and v}
+
+
 def effective_event_type(stored_type: str, metadata: Mapping[str, Any]) -> str:
     if stored_type == event_types.AGENT_MILESTONE:
         milestone = metadata.get("milestone")
@@ -129,7 +134,7 @@ def effective_event_type(stored_type: str, metadata: Mapping[str, Any]) -> str:
 
 
 def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict | Mapping):
         return MappingProxyType({str(k): _freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
@@ -137,16 +142,16 @@ def _freeze(value: Any) -> Any:
 
 
 def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
+    if isinstance(value, MappingProxyType | dict):
         return {k: _thaw(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
         return [_thaw(v) for v in value]
     return value
 
 
-def _bytes_as_text(value: Any) -> Any:
+def _json_default(value: Any) -> Any:
+    if isinstance(value, MappingProxyType):
+        return dict(value)
     if isinstance(value, bytes):
-        import base64
-
         return base64.b64encode(value).decode("ascii")
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -28,7 +28,7 @@ TASK_TABLE_KEY = "task_id"
 EVENTS_TABLE_KEYS = ("task_id", "event_id")
 
 
-class InvalidChannelSettings(ValueError):  # noqa: N818 - reads as "invalid channel settings: ..."
+class InvalidChannelSettings(ValueError):
     """Channel settings that cannot be deployed; the message names the channel, the field and the rule."""
 
 

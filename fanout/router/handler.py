@@ -1,0 +1,107 @@
+"""The router Lambda: the only reader of the task-events stream. It calls nothing but SQS."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from fanout.router.plan import BatchPlan, OutboundMessage, plan_batch
+from fanout.router.sender import SendResult, send_all
+from fanout.router.settings import RouterSettings, load_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+else:
+    SQSClient = Any
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+NAMESPACE_DEFAULT = "Fanout"
+
+logger = Logger(service="fanout-router")
+
+
+class RecordNotRouted(RuntimeError):
+    """A record whose message could not be put on a channel queue; the stream replays from it."""
+
+
+def make_handler(settings: RouterSettings, *, sqs: SQSClient) -> Handler:
+    metrics = Metrics(service="fanout-router", namespace=NAMESPACE_DEFAULT)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        records = event.get("Records") or []
+        plan = plan_batch(records, settings.channels)
+        by_channel: dict[str, list[OutboundMessage]] = defaultdict(list)
+        for message in plan.messages:
+            by_channel[message.channel].append(message)
+        results = {
+            channel: send_all(sqs, settings.queue_urls[channel], messages)
+            for channel, messages in by_channel.items()
+        }
+        failed = set().union(*(r.failed_records for r in results.values()))
+        index_of = {id(record): index for index, record in enumerate(records)}
+
+        def route(record: DynamoDBRecord) -> None:
+            if index_of.get(id(record.raw_event)) in failed:
+                raise RecordNotRouted(f"record {record.event_id} not routed to every channel")
+
+        # raise_on_entire_batch_failure=False: an all-failed batch is reported item by item like any other.
+        processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+        response = process_partial_response(event, route, processor, context)
+        _report(metrics, plan, results, len(records), len(failed))
+        return dict(response)
+
+    return handler
+
+
+def _report(
+    metrics: Metrics, plan: BatchPlan, results: dict[str, SendResult], records: int, failed: int
+) -> None:
+    routed = Counter({channel: result.sent for channel, result in results.items()})
+    send_failures = {channel: len(r.failures) for channel, r in results.items() if r.failures}
+    logger.info(
+        "fanout.router.batch",
+        extra={
+            "records": records,
+            "events": plan.events,
+            "routed": dict(routed),
+            "sqs_calls": {channel: r.calls for channel, r in results.items()},
+            "skipped": dict(plan.skipped),
+            "unrouted_types": dict(plan.unrouted_types),
+            "spam_dropped": dict(plan.spam_dropped),
+            "send_failures": send_failures,
+            "failed_records": failed,
+        },
+    )
+    if plan.spam_dropped:
+        logger.warning("fanout.router.spam_guard", extra={"dropped": dict(plan.spam_dropped)})
+    for result in results.values():
+        for error in result.failures[:5]:
+            logger.warning("fanout.router.send_failed", extra={"error": error})
+    for channel, count in routed.items():
+        # One EMF document per channel: a document has one dimension set for all its metrics.
+        per_channel = EphemeralMetrics(namespace=metrics.namespace, service="fanout-router")
+        per_channel.add_dimension(name="channel", value=channel)
+        per_channel.add_metric(name="RoutedEvents", unit=MetricUnit.Count, value=count)
+        per_channel.flush_metrics()
+    metrics.add_metric(name="SkippedRecords", unit=MetricUnit.Count, value=sum(plan.skipped.values()))
+    metrics.add_metric(name="SendFailures", unit=MetricUnit.Count, value=sum(send_failures.values()))
+    metrics.add_metric(name="SpamDropped", unit=MetricUnit.Count, value=sum(plan.spam_dropped.values()))
+    metrics.flush_metrics()
+
+
+_handler: Handler | None = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point: settings and the SQS client are built once per container."""
+    global _handler
+    if _handler is None:
+        _handler = make_handler(load_settings(), sqs=boto3.client("sqs"))
+    return _handler(event, context)

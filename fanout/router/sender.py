@@ -1,0 +1,125 @@
+"""SendMessageBatch with bounded retries of just the entries that failed, keeping each task in order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from fanout.router.plan import OutboundMessage
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+else:
+    SQSClient = Any
+
+MAX_ENTRIES = 10
+MAX_BATCH_BYTES = 256 * 1024
+MAX_ROUNDS = 3  # the first try plus two retries of the failed entries
+
+
+@dataclass
+class SendResult:
+    failed_records: set[int] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)  # "<code>: <message>" of entries that finally failed
+    calls: int = 0
+    sent: int = 0
+
+
+def send_all(sqs: SQSClient, queue_url: str, messages: Sequence[OutboundMessage]) -> SendResult:
+    """Send one channel's messages, each task's in stream order.
+
+    When a message finally fails, every later message of the same task (group) is held back and its
+    record reported failed too: the stream replays from the failed record and FIFO deduplication absorbs
+    what was already sent, so the task's order on the queue is kept.
+    """
+    result = SendResult()
+    failed_groups: set[str] = set()
+    pending = list(messages)
+    while pending:
+        chunk = _next_chunk(pending, failed_groups, result)
+        if chunk:
+            _send_chunk(sqs, queue_url, chunk, result, failed_groups)
+    return result
+
+
+def _next_chunk(
+    pending: list[OutboundMessage], failed_groups: set[str], result: SendResult
+) -> list[OutboundMessage]:
+    """The earliest pending message of up to ten different groups.
+
+    One message per group per call: if a call fails one entry and accepts the next entry of the same
+    task, retrying the first would put them on the queue out of order.
+    """
+    chunk: list[OutboundMessage] = []
+    groups: set[str] = set()
+    size = 0
+    index = 0
+    while index < len(pending) and len(chunk) < MAX_ENTRIES:
+        message = pending[index]
+        if message.group_id in failed_groups:
+            pending.pop(index)
+            result.failed_records.add(message.record_index)
+            continue
+        message_size = len(message.body.encode())
+        if message.group_id in groups or (chunk and size + message_size > MAX_BATCH_BYTES):
+            groups.add(message.group_id)  # keeps this group's later messages behind this one
+            index += 1
+            continue
+        chunk.append(pending.pop(index))
+        groups.add(message.group_id)
+        size += message_size
+    return chunk
+
+
+def _send_chunk(
+    sqs: SQSClient,
+    queue_url: str,
+    chunk: list[OutboundMessage],
+    result: SendResult,
+    failed_groups: set[str],
+) -> None:
+    remaining = dict(enumerate(chunk))
+    last_error: dict[int, str] = {}
+    for _ in range(MAX_ROUNDS):
+        if not remaining:
+            return
+        result.calls += 1
+        try:
+            response = sqs.send_message_batch(QueueUrl=queue_url, Entries=list(_entries(remaining)))
+        except (ClientError, BotoCoreError) as exc:
+            last_error = {key: f"call_failed: {exc}" for key in remaining}
+            continue
+        for ok in response.get("Successful", []):
+            remaining.pop(int(ok["Id"]), None)
+            result.sent += 1
+        retryable: dict[int, OutboundMessage] = {}
+        for failed in response.get("Failed", []):
+            key = int(failed["Id"])
+            last_error[key] = f"{failed.get('Code', '?')}: {failed.get('Message', '')}"
+            if failed.get("SenderFault"):
+                # Our request was wrong (size, characters): retrying cannot help; fail the record now.
+                _give_up(remaining.pop(key), last_error[key], result, failed_groups)
+            elif key in remaining:
+                retryable[key] = remaining[key]
+        remaining = retryable
+    for key, message in remaining.items():
+        _give_up(message, last_error.get(key, "unknown"), result, failed_groups)
+
+
+def _entries(remaining: dict[int, OutboundMessage]) -> Iterator[Any]:
+    for key, message in remaining.items():
+        yield {
+            "Id": str(key),
+            "MessageBody": message.body,
+            "MessageGroupId": message.group_id,
+            "MessageDeduplicationId": message.dedup_id,
+        }
+
+
+def _give_up(message: OutboundMessage, error: str, result: SendResult, failed_groups: set[str]) -> None:
+    result.failed_records.add(message.record_index)
+    result.failures.append(error)
+    failed_groups.add(message.group_id)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+
+from fanout.router.plan import SPAM_LIMIT_PER_TASK, plan_batch
+
+BOTH = ("slack", "github")
+
+
+def test_one_message_per_interested_channel(stream_record) -> None:
+    records = [
+        stream_record(task_id="a", event_type="task_created"),
+        stream_record(task_id="a", event_type="agent_milestone", metadata={"milestone": "pr_created"}),
+        stream_record(task_id="a", event_type="task_completed"),
+    ]
+    plan = plan_batch(records, BOTH)
+    assert [(m.record_index, m.channel) for m in plan.messages] == [
+        (0, "slack"),
+        (1, "github"),
+        (2, "slack"),
+        (2, "github"),
+    ]
+    message = plan.messages[1]
+    assert message.group_id == "a"
+    assert message.dedup_id == records[1]["dynamodb"]["NewImage"]["event_id"]["S"]
+    assert json.loads(message.body)["event_type"] == "pr_created"
+
+
+def test_disabled_channels_get_nothing(stream_record) -> None:
+    plan = plan_batch([stream_record(event_type="task_failed")], ("github",))
+    assert [m.channel for m in plan.messages] == ["github"]
+
+
+def test_skips_and_unrouted_types_are_counted(stream_record) -> None:
+    remove = stream_record(event_name="REMOVE")
+    broken = stream_record()
+    del broken["dynamodb"]["NewImage"]["event_type"]
+    records = [
+        remove,
+        broken,
+        stream_record(event_type="agent_milestone", metadata={"milestone": "nudge_acknowledged"}),
+        stream_record(event_type="approval_requested"),
+        stream_record(event_type="something_new"),
+    ]
+    plan = plan_batch(records, BOTH)
+    assert plan.messages == []
+    assert plan.skipped == {"remove": 1, "missing_fields": 1}
+    assert plan.unrouted_types == {"agent_milestone": 1, "approval_requested": 1, "something_new": 1}
+
+
+def test_spam_guard_caps_non_terminal_events_per_task_and_channel(stream_record) -> None:
+    noisy = [stream_record(task_id="noisy", event_type="agent_error") for _ in range(SPAM_LIMIT_PER_TASK + 5)]
+    calm = [stream_record(task_id="calm", event_type="agent_error")]
+    terminal = [stream_record(task_id="noisy", event_type="task_failed")]
+    plan = plan_batch(noisy + calm + terminal, BOTH)
+    slack = [m for m in plan.messages if m.channel == "slack"]
+    assert sum(m.group_id == "noisy" for m in slack) == SPAM_LIMIT_PER_TASK + 1  # 20 errors + the terminal
+    assert sum(m.group_id == "calm" for m in slack) == 1
+    assert plan.spam_dropped == {"slack": 5}
+    assert json.loads(slack[-1].body)["event_type"] == "task_failed"

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+
+from fanout.router.plan import OutboundMessage
+from fanout.router.sender import MAX_ENTRIES, send_all
+
+from .conftest import FlakySQS, drain
+
+
+def messages(groups: list[str]) -> list[OutboundMessage]:
+    return [
+        OutboundMessage(
+            record_index=i, channel="slack", group_id=g, dedup_id=f"e{i}", body=json.dumps({"i": i})
+        )
+        for i, g in enumerate(groups)
+    ]
+
+
+def test_full_batches_when_tasks_differ(channel_queues) -> None:
+    settings, sqs = channel_queues()
+    url = settings.queue_urls["slack"]
+    result = send_all(sqs, url, messages([f"t{i}" for i in range(25)]))
+    assert result.calls == 3
+    assert result.sent == 25
+    assert not result.failed_records
+    assert len(drain(sqs, url)) == 25
+
+
+def test_one_entry_per_task_per_call_keeps_order(channel_queues) -> None:
+    settings, sqs = channel_queues()
+    url = settings.queue_urls["slack"]
+    flaky = FlakySQS(sqs, fails=lambda entry, call: False)
+    send_all(flaky, url, messages(["a", "a", "b", "a", "c"]))
+    assert flaky.calls == [["e0", "e2", "e4"], ["e1"], ["e3"]]
+    assert [m["MessageId"] and json.loads(m["Body"])["i"] for m in drain(sqs, url)] == [0, 2, 4, 1, 3]
+
+
+def test_only_failed_entries_are_retried(channel_queues) -> None:
+    settings, sqs = channel_queues()
+    url = settings.queue_urls["slack"]
+    flaky = FlakySQS(sqs, fails=lambda entry, call: entry["MessageDeduplicationId"] == "e1" and call == 0)
+    result = send_all(flaky, url, messages(["a", "b", "c"]))
+    assert flaky.calls == [["e0", "e1", "e2"], ["e1"]]
+    assert not result.failed_records
+    assert len(drain(sqs, url)) == 3
+
+
+def test_final_failure_holds_back_the_rest_of_that_task(channel_queues) -> None:
+    settings, sqs = channel_queues()
+    url = settings.queue_urls["slack"]
+    flaky = FlakySQS(sqs, fails=lambda entry, call: entry["MessageDeduplicationId"] == "e0")
+    result = send_all(flaky, url, messages(["a", "b", "a", "a"]))
+    assert flaky.calls == [["e0", "e1"], ["e0"], ["e0"]]  # bounded: three rounds, then give up
+    assert result.failed_records == {0, 2, 3}
+    assert len(result.failures) == 1
+    assert "injected" in result.failures[0]
+    assert [json.loads(m["Body"])["i"] for m in drain(sqs, url)] == [1]
+
+
+def test_sender_fault_is_not_retried(channel_queues) -> None:
+    settings, sqs = channel_queues()
+    url = settings.queue_urls["slack"]
+    flaky = FlakySQS(
+        sqs, fails=lambda entry, call: entry["MessageDeduplicationId"] == "e0", sender_fault=True
+    )
+    result = send_all(flaky, url, messages(["a"]))
+    assert flaky.calls == [["e0"]]
+    assert result.failed_records == {0}
+
+
+def test_batches_respect_the_size_limit(channel_queues) -> None:
+    settings, sqs = channel_queues()
+    url = settings.queue_urls["slack"]
+    big = [
+        OutboundMessage(
+            record_index=i, channel="slack", group_id=f"t{i}", dedup_id=f"e{i}", body="x" * 100_000
+        )
+        for i in range(4)
+    ]
+    flaky = FlakySQS(sqs, fails=lambda entry, call: False)
+    result = send_all(flaky, url, big)
+    assert [len(c) for c in flaky.calls] == [2, 2]
+    assert result.sent == 4
+    assert len(flaky.calls[0]) <= MAX_ENTRIES
