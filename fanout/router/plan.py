@@ -37,6 +37,7 @@ def plan_batch(records: Sequence[Mapping[str, Any]], channels: Iterable[str]) ->
     """Parse every record and plan one message per interested, enabled channel (in stream order)."""
     enabled = tuple(channels)
     plan = BatchPlan()
+    routes: dict[str, list[str]] = {}  # event type -> channel names, computed once per batch
     non_terminal_seen: Counter[tuple[str, str]] = Counter()
     for index, record in enumerate(records):
         try:
@@ -45,19 +46,22 @@ def plan_batch(records: Sequence[Mapping[str, Any]], channels: Iterable[str]) ->
             plan.skipped[skip.reason] += 1
             continue
         plan.events += 1
-        targets = registry.channels_for(event.event_type, enabled)
+        targets = routes.get(event.event_type)
+        if targets is None:
+            targets = [spec.name for spec in registry.channels_for(event.event_type, enabled)]
+            routes[event.event_type] = targets
         if not targets:
             plan.unrouted_types[event.event_type] += 1
             continue
         body = event.to_body()
-        for spec in targets:
+        for channel in targets:
             if not event.is_terminal:
-                key = (event.task_id, spec.name)
+                key = (event.task_id, channel)
                 non_terminal_seen[key] += 1
                 if non_terminal_seen[key] > SPAM_LIMIT_PER_TASK:
-                    plan.spam_dropped[spec.name] += 1
+                    plan.spam_dropped[channel] += 1
                     continue
-            plan.messages.append(_message(index, spec.name, event, body))
+            plan.messages.append(_message(index, channel, event, body))
     return plan
 
 
