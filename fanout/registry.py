@@ -98,8 +98,9 @@ class ChannelSpec:
             problems.append(f"memoryMb {s.memory_mb} must be 128..10240")
         if s.max_attempts < 1:
             problems.append(f"maxAttempts {s.max_attempts} must be at least 1")
-        if s.max_age_s < 60:
-            problems.append(f"maxAgeS {s.max_age_s} must be at least 60")
+        if not 60 <= s.max_age_s <= SQS_MAX_VISIBILITY_S:
+            # Backoff is a visibility change, and SQS allows 12 h of visibility since first receipt.
+            problems.append(f"maxAgeS {s.max_age_s} must be 60..{SQS_MAX_VISIBILITY_S}")
         if not 0 < s.backoff_base_s <= s.backoff_cap_s:
             problems.append("backoffBaseS must be positive and not above backoffCapS")
         if not s.max_attempts < s.max_receive_count <= SQS_MAX_RECEIVE_COUNT:

@@ -1,0 +1,79 @@
+"""Put a message on the channel's DLQ with the attributes `fanout dlq` reads back."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from consumers.runtime import dlq_attributes as attrs
+from consumers.runtime.queue_message import QueueMessage
+from consumers.runtime.redact import safe_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
+else:
+    SQSClient = MessageAttributeValueTypeDef = Any
+
+LAST_ERROR_LIMIT = 1000
+FALLBACK_GROUP = "unknown"
+
+
+class DeadLetterFailed(RuntimeError):
+    """The DLQ did not accept the message; it must stay on the queue for a retry."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """Why and with what history a message goes to the DLQ."""
+
+    reason: str  # retry_budget_exhausted | terminal:<code> | malformed
+    last_error: str
+    attempts: int
+    first_received_at: float
+    channel: str
+    task_id: str | None = None
+    event_type: str | None = None
+
+
+def message_attributes(letter: DeadLetter) -> dict[str, MessageAttributeValueTypeDef]:
+    """SQS message attributes for a dead letter (SQS rejects empty values, so absent ones are left out)."""
+    first = datetime.fromtimestamp(letter.first_received_at, tz=UTC)
+    values: dict[str, tuple[str, str | None]] = {
+        attrs.REASON: ("String", letter.reason),
+        attrs.LAST_ERROR: ("String", safe_error(letter.last_error, LAST_ERROR_LIMIT)),
+        attrs.ATTEMPTS: ("Number", str(letter.attempts)),
+        attrs.FIRST_RECEIVED: ("String", first.isoformat(timespec="seconds").replace("+00:00", "Z")),
+        attrs.CHANNEL: ("String", letter.channel),
+        attrs.TASK_ID: ("String", letter.task_id),
+        attrs.EVENT_TYPE: ("String", letter.event_type),
+    }
+    return {name: {"DataType": kind, "StringValue": value} for name, (kind, value) in values.items() if value}
+
+
+class DeadLetterQueue:
+    def __init__(self, sqs: SQSClient, dlq_url: str) -> None:
+        self._sqs = sqs
+        self._url = dlq_url
+
+    def send(self, message: QueueMessage, letter: DeadLetter) -> str:
+        """Send the original body; returns the DLQ's message id. Raises DeadLetterFailed.
+
+        The deduplication id is fresh: a deterministic one could make SQS drop a second dead-lettering of
+        the same message within its 5-minute window, and the message would then be lost when we delete it.
+        """
+        try:
+            response = self._sqs.send_message(
+                QueueUrl=self._url,
+                MessageBody=message.body or "(empty body)",
+                MessageGroupId=message.group_id or letter.task_id or FALLBACK_GROUP,
+                MessageDeduplicationId=f"{message.message_id[:60]}-{uuid.uuid4().hex}",
+                MessageAttributes=message_attributes(letter),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise DeadLetterFailed(f"{type(exc).__name__}: {exc}") from exc
+        return response.get("MessageId", "")

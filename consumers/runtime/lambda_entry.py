@@ -1,0 +1,114 @@
+"""The Lambda entry of every channel consumer: an SQS FIFO batch in, a partial batch response out.
+
+A channel package writes `handler = lambda_handler_for(build_<channel>_channel)`. One ConsumerHandler is
+one container: it holds the container's rate-limit memory and counters, and nothing is shared between
+instances (the local runtime runs several side by side to emulate concurrency).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from consumers.runtime.backoff import RandomSource
+from consumers.runtime.channel import Channel, Clock
+from consumers.runtime.clients import Clients, default_clients
+from consumers.runtime.consumer import BatchMemory, Consumer
+from consumers.runtime.settings import ConsumerSettings, load_settings
+from consumers.runtime.stats import DeliveryStats
+from consumers.runtime.telemetry import Telemetry
+
+ChannelFactory = Callable[[ConsumerSettings, Clients, Clock], Channel]
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+GROUP_BLOCKED = "group_blocked"
+
+
+class ConsumerHandler:
+    """handler(event, context) -> {"batchItemFailures": [...]}, plus `stats` (DeliveryStats) and
+    `rate_limits` (RateLimitMemory) of this container."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        settings: ConsumerSettings,
+        clients: Clients,
+        clock: Clock,
+        random_source: RandomSource,
+    ) -> None:
+        self.channel = channel
+        self.settings = settings
+        self.stats = DeliveryStats()
+        self.telemetry = Telemetry(settings.channel, self.stats)
+        self._consumer = Consumer(channel, settings, clients, clock, self.telemetry, random_source)
+        self.rate_limits = self._consumer.rate_limits
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        batch = BatchMemory()
+        # skip_group_on_error: a failed message fails only the rest of its own group (task), never the
+        # other tasks' messages in the batch.
+        processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+        # A batch whose every message waits (a rate limit, say) is a normal partial response, not an
+        # invocation error: Lambda would otherwise log it as a failure and back off the whole queue.
+        processor.raise_on_entire_batch_failure = False
+
+        def record_handler(record: SQSRecord) -> None:
+            self._consumer.handle(record.raw_event, batch)
+
+        try:
+            response = process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+            failures = [dict(item) for item in response.get("batchItemFailures", [])]
+            self._hold_blocked_siblings(event.get("Records", []), failures, batch)
+        finally:
+            self.telemetry.flush()
+        return {"batchItemFailures": failures}
+
+    def _hold_blocked_siblings(
+        self, records: Sequence[Mapping[str, Any]], failures: list[dict[str, Any]], batch: BatchMemory
+    ) -> None:
+        """Later messages of a failed group, failed unseen by the processor, wait as long as the message
+        that failed: left alone they would stay in flight for the queue's whole visibility timeout."""
+        failed = {item.get("itemIdentifier") for item in failures}
+        held: list[tuple[str, int]] = []
+        for record in records:
+            message_id = record.get("messageId")
+            group = (record.get("attributes") or {}).get("MessageGroupId")
+            if message_id not in failed or message_id in batch.seen or group not in batch.group_delays:
+                continue
+            delay = batch.group_delays[group]
+            held.append((str(record.get("receiptHandle", "")), delay))
+            self.telemetry.deferred(None, GROUP_BLOCKED, delay)
+        for error in self._consumer.queue.delay_many(held) if held else []:
+            self.telemetry.problem("visibility_failed", None, error)
+
+
+def make_handler(
+    factory: ChannelFactory,
+    settings: ConsumerSettings,
+    clients: Clients,
+    clock: Clock = time.time,
+    *,
+    random_source: RandomSource = random.random,
+) -> ConsumerHandler:
+    """One container's handler: builds the channel once with the injected clients and clock."""
+    return ConsumerHandler(factory(settings, clients, clock), settings, clients, clock, random_source)
+
+
+def lambda_handler_for(factory: ChannelFactory) -> LambdaHandler:
+    """The module-level Lambda entry: settings and clients are built on the first call, then reused for
+    the life of the container."""
+    built: list[ConsumerHandler] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if not built:
+            built.append(make_handler(factory, load_settings(), default_clients()))
+        return built[0](event, context)
+
+    return handler

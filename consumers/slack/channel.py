@@ -1,0 +1,99 @@
+"""The Slack channel: gates and the workspace in `prepare`; the post and its bookkeeping in `delivery`.
+
+Gates (each a counted skip with its reason, never an error): the task exists; it came from Slack; the
+channel is not muted for it and the event type is subscribed (per-task overrides); it names its Slack
+workspace and channel; the workspace has a bot token. A throttled task read is a Retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from consumers.runtime.channel import Clock, Prepared
+from consumers.runtime.clients import Clients
+from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped, Terminal
+from consumers.runtime.settings import ConsumerSettings
+from consumers.slack import logs
+from consumers.slack.api import SlackApi
+from consumers.slack.calls import SlackCalls, rate_limit_key
+from consumers.slack.delivery import SlackDelivery
+from consumers.slack.render import RENDERERS
+from consumers.slack.tasks import AwsError, SlackTarget, TaskStore, aws_code, target_of
+from consumers.slack.tokens import BotToken, NoToken, TokenSource
+from fanout import overrides, registry
+from fanout.dynamo import AttributeValueError
+from fanout.events import TaskEvent
+
+TARGET = "target"  # the key of the SlackTarget in Prepared.extras
+SLACK_SOURCE = "slack"
+
+
+class SlackChannel:
+    name = registry.SLACK.name
+
+    def __init__(
+        self, *, settings: ConsumerSettings, clients: Clients, clock: Clock, logger: Logger | None = None
+    ) -> None:
+        self._logger = logger or Logger(service=registry.SLACK.name, child=True)
+        self._store = TaskStore(clients.dynamodb, settings.task_table)
+        self._tokens = TokenSource(clients.secrets, settings.slack_secret_prefix, clock)
+        calls = SlackCalls(SlackApi(clients.http, settings.api_base_url), self._tokens, self._logger)
+        self._delivery = SlackDelivery(calls, self._store, self._logger)
+
+    def prepare(self, event: TaskEvent) -> Prepared | Outcome:
+        try:
+            task = self._store.read(event.task_id)
+        except AwsError as exc:
+            return Retry(None, f"task_read_failed:{aws_code(exc)}")
+        except AttributeValueError as exc:
+            return Terminal("malformed_task", str(exc))
+        if task is None:
+            return Skipped("task_not_found")
+        if task.get("channel_source") != SLACK_SOURCE:
+            return Skipped("not_slack_task")
+        gate = self._subscription_gate(event, task)
+        if gate is not None:
+            return gate
+        target = target_of(task)
+        if target is None:
+            return Skipped("missing_slack_metadata")
+        token = self._tokens.get(target.team_id)
+        if isinstance(token, NoToken):
+            return Skipped(token.reason)
+        if not isinstance(token, BotToken):
+            return token
+        return Prepared(
+            event=event, task=task, rate_limit_key=rate_limit_key(target.team_id), extras={TARGET: target}
+        )
+
+    def reconcile(self, prepared: Prepared) -> Delivered | Outcome | None:
+        return self._delivery.reconcile(prepared.event, prepared.task, _target(prepared))
+
+    def deliver(self, prepared: Prepared) -> Outcome:
+        return self._delivery.deliver(prepared.event, prepared.task, _target(prepared))
+
+    def _subscription_gate(self, event: TaskEvent, task: Mapping[str, Any]) -> Outcome | None:
+        subscription = overrides.resolve(task.get("notifications"), registry.SLACK)
+        if subscription.warning:
+            logs.note(self._logger, logs.OVERRIDE_WARNING, event, warning=subscription.warning)
+        if subscription.muted_reason is not None:
+            return Skipped(subscription.muted_reason)
+        if not subscription.wants(event.event_type):
+            return Skipped("not_subscribed")
+        if event.event_type not in RENDERERS:
+            return Skipped("not_renderable")
+        return None
+
+
+def build_slack_channel(settings: ConsumerSettings, clients: Clients, clock: Clock) -> SlackChannel:
+    return SlackChannel(settings=settings, clients=clients, clock=clock)
+
+
+def _target(prepared: Prepared) -> SlackTarget:
+    target = prepared.extras.get(TARGET)
+    if not isinstance(target, SlackTarget):
+        raise TypeError("Prepared was not made by the Slack channel's prepare")
+    return target

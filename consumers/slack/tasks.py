@@ -1,0 +1,139 @@
+"""The task record: a consistent read, and the Slack bookkeeping writes inside `channel_metadata`.
+
+Every write is conditional on `attribute_exists(task_id)` (a TTL-evicted task is never resurrected) plus
+the guard of its field. A write whose guard fails returns False; any other failure raises the SDK error
+for the caller to turn into a Retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from fanout.dynamo import from_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+META = "channel_metadata"
+THREAD_TS = "slack_thread_ts"
+CREATED_TS = "slack_created_msg_ts"
+SESSION_TS = "slack_session_msg_ts"
+TERMINAL_SLOT = "slack_notified_terminal"
+AGENT_ERROR_SLOT = "slack_dispatched_agent_error"
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+AwsError = (ClientError, BotoCoreError)
+
+
+@dataclass(frozen=True)
+class SlackTarget:
+    """Where a task's messages go. `post_channel` is the user id for a DM task (when known);
+    reactions, deletes and lookups always use the real `channel`."""
+
+    team_id: str
+    channel: str
+    post_channel: str
+    thread_ts: str | None
+
+
+def metadata(task: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = task.get(META)
+    return value if isinstance(value, Mapping) else {}
+
+
+def meta_text(task: Mapping[str, Any], name: str) -> str | None:
+    value = metadata(task).get(name)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def target_of(task: Mapping[str, Any]) -> SlackTarget | None:
+    team, channel = meta_text(task, "slack_team_id"), meta_text(task, "slack_channel_id")
+    if team is None or channel is None:
+        return None
+    user = meta_text(task, "slack_user_id")
+    post_channel = user if channel.startswith("D") and user else channel
+    return SlackTarget(team, channel, post_channel, meta_text(task, THREAD_TS))
+
+
+def aws_code(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "unknown"))
+    return type(exc).__name__
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return aws_code(exc) == _CONDITION_FAILED
+
+
+class TaskStore:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
+        self._db = dynamodb
+        self._table = table
+
+    def read(self, task_id: str) -> dict[str, Any] | None:
+        answer = self._db.get_item(TableName=self._table, Key=_key(task_id), ConsistentRead=True)
+        item = answer.get("Item")
+        return from_item(item) if item else None
+
+    def persist_ts(self, task_id: str, name: str, ts: str, *, as_thread_root: bool) -> bool:
+        """Set `name` = ts when it is absent; as the thread root also `slack_thread_ts` (when absent)."""
+        sets = ["#m.#f = :ts"]
+        condition = "attribute_exists(task_id) AND attribute_not_exists(#m.#f)"
+        names = {"#m": META, "#f": name}
+        if as_thread_root:
+            sets.append("#m.#t = :ts")
+            condition += " AND attribute_not_exists(#m.#t)"
+            names["#t"] = THREAD_TS
+        return self._update(task_id, "SET " + ", ".join(sets), condition, names, {":ts": {"S": ts}})
+
+    def take_slot(self, task_id: str, slot: str, event_id: str) -> bool:
+        """Own the once-only slot for this event: it must be free or already ours."""
+        return self._update(
+            task_id,
+            "SET #m.#s = :e",
+            "attribute_exists(task_id) AND (attribute_not_exists(#m.#s) OR #m.#s = :e)",
+            {"#m": META, "#s": slot},
+            {":e": {"S": event_id}},
+        )
+
+    def release_slot(self, task_id: str, slot: str, event_id: str) -> bool:
+        """Free the slot this event holds (its post failed), never one another event holds."""
+        return self._update(
+            task_id,
+            "REMOVE #m.#s",
+            "attribute_exists(task_id) AND #m.#s = :e",
+            {"#m": META, "#s": slot},
+            {":e": {"S": event_id}},
+        )
+
+    def _update(
+        self,
+        task_id: str,
+        expression: str,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+    ) -> bool:
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(task_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+
+def _key(task_id: str) -> dict[str, Any]:
+    return {"task_id": {"S": task_id}}

@@ -1,0 +1,89 @@
+"""`fanout local run`: the whole pipeline on this machine (contract: local-runtime.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from fanout.local.runner import EXIT_BAD_INPUT, BadInput, RunOptions, run_local
+from fanout.local.scenarios import SCENARIOS
+
+# The handlers' own logs and metrics would drown the summary; a local run shows warnings only. Set here,
+# in the command, not in the library: Powertools loggers keep the level they were first built with.
+QUIET_LAMBDA_ENVIRONMENT = {
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "FanoutLocal",
+}
+
+local_app = typer.Typer(
+    help="Run the router and the channel consumers locally against moto and stand-in Slack/GitHub.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@local_app.callback()
+def local() -> None:
+    """The whole pipeline on this machine: moto, stand-in Slack and GitHub, the real handlers."""
+
+
+@local_app.command("run")
+def run(
+    scenario: Annotated[
+        str, typer.Option("--scenario", help=f"built-in scenario: {', '.join(SCENARIOS)}")
+    ] = "happy",
+    events_file: Annotated[
+        Path | None, typer.Option("--events-file", help="JSONL input instead of a scenario's events")
+    ] = None,
+    slack_url: Annotated[
+        str | None, typer.Option("--slack-url", help="send Slack API calls here instead of the stand-in")
+    ] = None,
+    github_url: Annotated[
+        str | None, typer.Option("--github-url", help="send GitHub API calls here instead of the stand-in")
+    ] = None,
+    aws_endpoint: Annotated[
+        str | None,
+        typer.Option("--aws-endpoint", help="use this AWS-compatible endpoint instead of an in-process one"),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="write the JSON delivery report here")
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="give up after this many seconds")] = 120.0,
+) -> None:
+    """Write the input, run everything until every queue drained, print a summary, write the report.
+
+    Exit status: 0 drained, 1 timed out with work queued or in flight, 2 bad input (nothing written).
+    """
+    for name, value in QUIET_LAMBDA_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 120))  # a log file gets the whole summary table
+    options = RunOptions(
+        scenario=scenario,
+        events_file=events_file,
+        slack_url=slack_url,
+        github_url=github_url,
+        aws_endpoint=aws_endpoint,
+        report_path=report,
+        timeout_s=timeout,
+        console=console,
+    )
+    try:
+        result = run_local(options)
+    except BadInput as exc:
+        Console(stderr=True).print(f"[red]bad input:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    writer_error = result.report.get("local", {}).get("writer_error")
+    if writer_error:
+        Console(stderr=True).print(f"the input could not be written: {writer_error}", highlight=False)
+    elif result.exit_code:
+        Console(stderr=True).print(
+            f"timed out after {timeout:g}s with work still queued or in flight", highlight=False
+        )
+    raise typer.Exit(result.exit_code)

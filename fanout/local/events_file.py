@@ -1,0 +1,175 @@
+"""The events file (JSONL): parsed and validated whole before anything is written.
+
+{"task": {...}}                               put (replace) an item in the task table, plain JSON
+{"event": {...}}                              put an item in the task events table
+{"sleep": 1.5}                                pause the writer
+{"secret": {"name": "...", "value": "..."}}   create or replace a secret
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fanout import registry
+
+MAX_SLEEP_S = 3600.0
+
+
+class EventsFileError(ValueError):
+    """Bad input: `line` is 1-based, `reason` says what is wrong."""
+
+    def __init__(self, line: int, reason: str, source: str = "events file") -> None:
+        super().__init__(f"{source}: line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PutTask:
+    item: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PutEvent:
+    item: Mapping[str, Any]
+    # Scenario events are stamped when written, so latency is measured from the real write time.
+    stamp_now: bool = False
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PutSecret:
+    name: str
+    value: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    """Scenario-only (not in the file format): a raw message put straight on a channel queue."""
+
+    channel: str
+    body: str
+    group_id: str
+    dedup_id: str
+
+
+Step = PutTask | PutEvent | Sleep | PutSecret | QueueMessage
+
+
+def load_events_file(path: str | Path) -> list[Step]:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EventsFileError(0, f"cannot read: {exc}", source) from exc
+    return parse_lines(text.splitlines(), source=source)
+
+
+def parse_lines(lines: Iterable[str], *, source: str = "events file") -> list[Step]:
+    steps: list[Step] = []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            steps.append(_parse_line(raw))
+        except _Invalid as exc:
+            raise EventsFileError(number, str(exc), source) from None
+    return steps
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def _parse_line(raw: str) -> Step:
+    try:
+        data = json.loads(raw, parse_float=Decimal)
+    except ValueError as exc:
+        raise _Invalid(f"not valid JSON ({exc.args[0] if exc.args else exc})") from None
+    if not isinstance(data, dict) or len(data) != 1:
+        raise _Invalid('expected an object with exactly one key: "task", "event", "sleep" or "secret"')
+    ((kind, value),) = data.items()
+    if kind == "task":
+        item = _item(value, "task", (registry.TASK_TABLE_KEY,))
+        return PutTask(item)
+    if kind == "event":
+        return PutEvent(_item(value, "event", registry.EVENTS_TABLE_KEYS))
+    if kind == "sleep":
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise _Invalid("sleep must be a number of seconds")
+        seconds = float(value)
+        if not 0 <= seconds <= MAX_SLEEP_S:
+            raise _Invalid(f"sleep must be between 0 and {MAX_SLEEP_S:g} seconds")
+        return Sleep(seconds)
+    if kind == "secret":
+        if not isinstance(value, dict) or set(value) != {"name", "value"}:
+            raise _Invalid('secret must be {"name": "...", "value": "..."}')
+        name, secret = value["name"], value["value"]
+        if not isinstance(name, str) or not name.strip():
+            raise _Invalid("secret name must be a non-empty string")
+        if not isinstance(secret, str) or not secret:
+            raise _Invalid("secret value must be a non-empty string")
+        return PutSecret(name, secret)
+    raise _Invalid(f'unknown key {kind!r}; expected "task", "event", "sleep" or "secret"')
+
+
+def _item(value: Any, kind: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Invalid(f"{kind} must be a JSON object")
+    for key in keys:
+        if not isinstance(value.get(key), str) or not value[key]:
+            raise _Invalid(f"{kind} needs a non-empty string {key!r} (a key of the table)")
+    try:
+        to_item(value)
+    except ValueError as exc:
+        raise _Invalid(f"{kind}: {exc}") from None
+    return value
+
+
+def to_attribute(value: Any, path: str = "") -> dict[str, Any]:
+    """A plain JSON value to a DynamoDB attribute value (numbers become N, objects M, lists L)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int | float | Decimal):
+        if isinstance(value, float | Decimal) and not math.isfinite(value):
+            raise ValueError(f"{path or 'value'} is not a finite number")
+        return {"N": str(value)}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_attribute(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attribute(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+    raise ValueError(f"{path or 'value'} has unsupported type {type(value).__name__}")
+
+
+def to_item(plain: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): to_attribute(v, str(k)) for k, v in plain.items()}
+
+
+def slack_teams(steps: Iterable[Step]) -> list[str]:
+    """Every slack_team_id the input's tasks mention, in order of first appearance."""
+    teams: list[str] = []
+    for step in steps:
+        if isinstance(step, PutTask):
+            meta = step.item.get("channel_metadata")
+            team = meta.get("slack_team_id") if isinstance(meta, Mapping) else None
+            if isinstance(team, str) and team and team not in teams:
+                teams.append(team)
+    return teams
+
+
+def event_count(steps: Iterable[Step]) -> int:
+    return sum(isinstance(step, PutEvent) for step in steps)

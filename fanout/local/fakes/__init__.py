@@ -1,0 +1,1 @@
+"""Stand-ins for Slack and GitHub: real HTTP servers on loopback with call logs and fault schedules."""

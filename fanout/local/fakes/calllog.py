@@ -1,0 +1,74 @@
+"""What a stand-in provider received: every call, with its time, caller, answer and fault."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Call:
+    t: float  # epoch seconds when the request arrived
+    provider: str  # "slack" | "github"
+    http_method: str
+    path: str
+    api: str  # Slack method ("chat.postMessage") or GitHub route ("POST /repos/{repo}/issues/{n}/comments")
+    scope: str | None  # Slack team id, or the GitHub token
+    container: str | None  # the emulated Lambda container that made the call (None for outside callers)
+    status: int
+    error: str | None = None  # Slack's error code, or GitHub's message, when the call failed
+    target: str | None = None  # Slack channel id, or "owner/repo#n"
+    fault: str | None = None  # the injected fault kind, when one answered this call
+    inside_retry_after: bool = False  # landed inside a Retry-After window announced for its scope
+    inside_own_retry_after: bool = False  # ... announced to this very container
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400 and self.error is None
+
+
+class CallLog:
+    def __init__(self) -> None:
+        self._calls: list[Call] = []
+        self._lock = threading.Lock()
+
+    def add(self, call: Call) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def calls(self, predicate: Callable[[Call], bool] | None = None) -> list[Call]:
+        with self._lock:
+            snapshot = list(self._calls)
+        return snapshot if predicate is None else [c for c in snapshot if predicate(c)]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._calls)
+
+
+@dataclass
+class _Window:
+    announced_at: float
+    until: float
+    container: str | None
+
+
+@dataclass
+class RetryAfterWindows:
+    """Retry-After (or rate-limit reset) windows a fake announced, per scope."""
+
+    _windows: dict[str, list[_Window]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def announce(self, scope: str, container: str | None, now: float, seconds: float) -> None:
+        with self._lock:
+            self._windows.setdefault(scope, []).append(_Window(now, now + seconds, container))
+
+    def check(self, scope: str | None, container: str | None, now: float) -> tuple[bool, bool]:
+        """(inside any announced window, inside one announced to this container)."""
+        if scope is None:
+            return False, False
+        with self._lock:
+            live = [w for w in self._windows.get(scope, []) if w.announced_at <= now < w.until]
+        return bool(live), any(w.container == container and container is not None for w in live)

@@ -1,0 +1,159 @@
+"""Find a channel's queues, consumer and event source mapping: from a deployed stack's outputs
+(`--stack`) or from the local naming scheme (`--queue-prefix`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from fanout import registry
+from fanout.ops.errors import OpsError, UsageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_sqs import SQSClient
+else:
+    CloudFormationClient = LambdaClient = SQSClient = Any
+
+
+@dataclass(frozen=True)
+class ChannelTarget:
+    channel: str
+    queue_url: str
+    dlq_url: str
+    queue_arn: str | None = None
+    dlq_arn: str | None = None
+    consumer_name: str | None = None
+    esm_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What `--stack` or `--queue-prefix` selected."""
+
+    source: str  # "stack" | "prefix"
+    name: str
+    channels: Mapping[str, ChannelTarget]
+
+    @property
+    def deployed(self) -> bool:
+        return self.source == "stack"
+
+    def channel(self, name: str) -> ChannelTarget:
+        return self.channels[name]
+
+
+def check_channels(names: Iterable[str] | None) -> list[str]:
+    """The channels asked for (all when None), or UsageError naming the unknown one."""
+    if names is None:
+        return list(registry.CHANNELS)
+    chosen = list(names)
+    for name in chosen:
+        if name not in registry.CHANNELS:
+            raise UsageError(f"unknown channel {name!r}; channels: {', '.join(registry.CHANNELS)}")
+    return chosen
+
+
+def check_selector(stack: str | None, queue_prefix: str | None) -> None:
+    if (stack is None) == (queue_prefix is None):
+        raise UsageError("give exactly one of --stack NAME (a deployed stack) or --queue-prefix PREFIX")
+
+
+def from_stack(cfn: CloudFormationClient, stack: str, channels: Iterable[str]) -> Target:
+    try:
+        stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        if "ValidationError" in _codes(exc) and "does not exist" in str(exc):
+            raise OpsError(f"stack {stack!r} not found (check --stack and --region)") from None
+        raise
+    outputs = {o["OutputKey"]: o.get("OutputValue", "") for s in stacks for o in s.get("Outputs", [])}
+
+    def output(channel: str, what: str, *, required: bool) -> str | None:
+        key = registry.output_key(channel, what)
+        value = outputs.get(key) or None
+        if value is None and required:
+            raise OpsError(
+                f"stack {stack!r} has no output {key}: is it a fanout stack with channel {channel}?"
+            )
+        return value
+
+    found = {}
+    for channel in channels:
+        found[channel] = ChannelTarget(
+            channel=channel,
+            queue_url=str(output(channel, registry.OUTPUT_QUEUE_URL, required=True)),
+            dlq_url=str(output(channel, registry.OUTPUT_DLQ_URL, required=True)),
+            queue_arn=output(channel, registry.OUTPUT_QUEUE_ARN, required=False),
+            dlq_arn=output(channel, registry.OUTPUT_DLQ_ARN, required=False),
+            consumer_name=output(channel, registry.OUTPUT_CONSUMER_NAME, required=False),
+            esm_id=output(channel, registry.OUTPUT_EVENT_SOURCE_MAPPING_ID, required=False),
+        )
+    return Target(source="stack", name=stack, channels=found)
+
+
+def from_prefix(sqs: SQSClient, prefix: str, channels: Iterable[str]) -> Target:
+    found = {}
+    for channel in channels:
+        found[channel] = ChannelTarget(
+            channel=channel,
+            queue_url=_queue_url(sqs, registry.queue_name(prefix, channel), prefix),
+            dlq_url=_queue_url(sqs, registry.dlq_name(prefix, channel), prefix),
+        )
+    return Target(source="prefix", name=prefix, channels=found)
+
+
+def with_arns(sqs: SQSClient, target: ChannelTarget) -> ChannelTarget:
+    """The target with both queue ARNs known (outputs may omit them; a local run never has them)."""
+    queue_arn = target.queue_arn or _queue_arn(sqs, target.queue_url)
+    dlq_arn = target.dlq_arn or _queue_arn(sqs, target.dlq_url)
+    return replace(target, queue_arn=queue_arn, dlq_arn=dlq_arn)
+
+
+def event_source_mapping_id(lam: LambdaClient, sqs: SQSClient, target: ChannelTarget) -> str:
+    """The consumer's event source mapping: the stack output, else the consumer's mapping for the queue."""
+    if target.esm_id:
+        return target.esm_id
+    if not target.consumer_name:
+        raise OpsError(
+            f"the stack names neither the {target.channel} event source mapping nor its consumer function"
+        )
+    queue_arn = target.queue_arn or _queue_arn(sqs, target.queue_url)
+    mappings = []
+    paginator = lam.get_paginator("list_event_source_mappings")
+    for page in paginator.paginate(FunctionName=target.consumer_name):
+        mappings += page.get("EventSourceMappings", [])
+    matching = [m["UUID"] for m in mappings if m.get("EventSourceArn") == queue_arn and "UUID" in m]
+    if len(matching) != 1:
+        raise OpsError(
+            f"expected one event source mapping from {queue_arn} to {target.consumer_name}, "
+            f"found {len(matching)}"
+        )
+    return matching[0]
+
+
+def _queue_url(sqs: SQSClient, name: str, prefix: str) -> str:
+    try:
+        return sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    except ClientError as exc:
+        if _codes(exc) & {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
+            raise OpsError(
+                f"queue {name} not found: is a run with queue prefix {prefix!r} up at this endpoint?"
+            ) from None
+        raise
+
+
+def _queue_arn(sqs: SQSClient, queue_url: str) -> str:
+    values = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"]).get("Attributes", {})
+    arn = values.get("QueueArn")
+    if not arn:
+        raise OpsError(f"no ARN reported for {queue_url}")
+    return arn
+
+
+def _codes(exc: ClientError) -> set[str]:
+    error: Mapping[str, Any] = exc.response.get("Error", {})
+    return {str(error[key]) for key in ("Code", "QueryErrorCode") if error.get(key)}

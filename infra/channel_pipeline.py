@@ -1,0 +1,123 @@
+"""One channel's pipeline: FIFO queue, FIFO DLQ, consumer Lambda and its SQS event source mapping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from consumers.runtime import settings as consumer_settings
+from fanout import registry
+from infra.function import FanoutFunction, FunctionProps
+from infra.settings import ChannelConfig
+
+RETENTION = Duration.days(14)  # SQS's maximum: a stuck channel loses nothing for two weeks
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelPipelineProps:
+    channel: ChannelConfig
+    code: lambda_.Code
+    name_prefix: str
+    task_table_name: str
+    ledger_table_name: str
+    github_token_secret_arn: str | None = None
+
+
+class ChannelPipeline(Construct):
+    """`queue`, `dlq`, `consumer` (FanoutFunction) and `event_source` for one registry channel.
+
+    The consumer may receive, delete and change the visibility of its own queue's messages and send to its
+    own DLQ; table and secret grants are wired by the caller, where the resources meet.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: ChannelPipelineProps) -> None:
+        super().__init__(scope, construct_id)
+        channel = props.channel
+        settings = channel.spec.validate(channel.settings)
+        self.channel = channel
+        queue_name = registry.queue_name(props.name_prefix, channel.name)
+        # The DLQ may only be redriven from its own source queue. Its ARN is built from the fixed name, not
+        # referenced, because the source queue already references the DLQ (redrive policy): no cycle.
+        source_arn = Stack.of(self).format_arn(service="sqs", resource=queue_name)
+        self.dlq = sqs.Queue(
+            self,
+            "Dlq",
+            queue_name=registry.dlq_name(props.name_prefix, channel.name),
+            fifo=True,
+            retention_period=RETENTION,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            redrive_allow_policy=sqs.RedriveAllowPolicy(
+                redrive_permission=sqs.RedrivePermission.BY_QUEUE,
+                source_queues=[sqs.Queue.from_queue_arn(self, "SourceQueueRef", source_arn)],
+            ),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            queue_name=queue_name,
+            fifo=True,
+            # The router sets MessageDeduplicationId = event id; high-throughput FIFO keeps order per task.
+            content_based_deduplication=False,
+            deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP,
+            fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+            visibility_timeout=Duration.seconds(settings.visibility_timeout_s),
+            retention_period=RETENTION,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dlq, max_receive_count=settings.max_receive_count
+            ),
+        )
+        environment = consumer_settings.environment_for(
+            channel.spec,
+            settings,
+            queue_url=self.queue.queue_url,
+            dlq_url=self.dlq.queue_url,
+            task_table=props.task_table_name,
+            ledger_table=props.ledger_table_name,
+            api_base_url=channel.api_base_url,
+            github_token_secret=props.github_token_secret_arn
+            if channel.name == registry.GITHUB.name
+            else None,
+        )
+        if channel.name == registry.SLACK.name:
+            environment[consumer_settings.ENV_SLACK_SECRET_PREFIX] = (
+                consumer_settings.DEFAULT_SLACK_SECRET_PREFIX
+            )
+        self.consumer = FanoutFunction(
+            self,
+            "Consumer",
+            props=FunctionProps(
+                handler=channel.spec.handler,
+                code=props.code,
+                service=channel.name,
+                memory_mb=settings.memory_mb,
+                timeout_s=settings.timeout_s,
+                reserved_concurrency=settings.reserved_concurrency,
+                environment=environment,
+                description=f"fanout {channel.name} consumer: delivers {queue_name} to {channel.api_base_url}",
+            ),
+        )
+        self.event_source = sources.SqsEventSource(
+            self.queue,
+            batch_size=settings.batch_size,
+            max_concurrency=settings.max_concurrency,
+            report_batch_item_failures=True,
+        )
+        self.consumer.function.add_event_source(self.event_source)
+        self.dlq.grant_send_messages(self.consumer.role)
+
+    @property
+    def function(self) -> lambda_.Function:
+        return self.consumer.function
+
+    @property
+    def role(self) -> iam.IRole:
+        return self.consumer.role

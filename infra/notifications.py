@@ -1,0 +1,144 @@
+"""FanoutNotifications: the whole fan-out as one reusable construct.
+
+Attached to an existing platform (its task-events stream ARN and task table name) or standalone (it then
+creates both tables, the events table with a NEW_IMAGE stream). Every resource is an attribute; the
+grants between them are wired here, where they meet.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, ArnFormat, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from consumers.runtime.settings import DEFAULT_SLACK_SECRET_PREFIX
+from fanout import registry
+from infra.channel_pipeline import ChannelPipeline, ChannelPipelineProps
+from infra.ledger import DeliveryLedger
+from infra.observability import AlarmTopic, Observability
+from infra.packaging import build_asset
+from infra.platform_tables import PlatformTables
+from infra.router import Router, RouterProps
+from infra.settings import FanoutProps
+
+SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
+
+
+def lambda_code() -> lambda_.Code:
+    """The shared asset of every fanout function (dependencies for the Lambda platform + Lambda code)."""
+    asset = build_asset()
+    return lambda_.Code.from_asset(str(asset.path), asset_hash=asset.asset_hash)
+
+
+class FanoutNotifications(Construct):
+    """Router, one pipeline per enabled channel, ledger, tables, alarms and dashboard.
+
+    Attributes: `router` (Router: `.function`, `.event_source`, `.failure_queue`), `pipelines` (channel name
+    -> ChannelPipeline: `.queue`, `.dlq`, `.consumer`, `.event_source`), `ledger_table`, `events_table`,
+    `task_table`, `tables_created`, `alarm_topic` (None without alarmEmail/alarmTopicArn), `alarms`,
+    `dashboard`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        props: FanoutProps | None = None,
+        code: lambda_.Code | None = None,
+        router_props: RouterProps | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        p = props or FanoutProps()
+        self.props = p
+        lambda_asset = code or lambda_code()
+        stack = Stack.of(self)
+        prefix = p.name_prefix or stack.stack_name.lower()
+
+        tables = PlatformTables(
+            self, "Platform", events_stream_arn=p.events_stream_arn, task_table_name=p.task_table_name
+        )
+        self.tables_created = tables.created
+        self.events_table: dynamodb.ITable = tables.events_table
+        self.task_table: dynamodb.ITable = tables.task_table
+        self.events_stream_arn = tables.events_stream_arn
+        ledger = DeliveryLedger(self, "Ledger")
+        self.ledger_table: dynamodb.Table = ledger.table
+
+        self.pipelines: dict[str, ChannelPipeline] = {}
+        for channel in p.channels:
+            pipeline = ChannelPipeline(
+                self,
+                f"{channel.name.capitalize()}Channel",
+                props=ChannelPipelineProps(
+                    channel=channel,
+                    code=lambda_asset,
+                    name_prefix=prefix,
+                    task_table_name=self.task_table.table_name,
+                    ledger_table_name=self.ledger_table.table_name,
+                    github_token_secret_arn=p.github_token_secret_arn,
+                ),
+            )
+            ledger.grant_consumer(pipeline.role)
+            tables.grant_task_access(pipeline.role)
+            self._grant_secrets(channel.name, pipeline.role)
+            self.pipelines[channel.name] = pipeline
+
+        self.router = Router(
+            self,
+            "Router",
+            code=lambda_asset,
+            events_table=self.events_table,
+            channel_queues={name: pipeline.queue for name, pipeline in self.pipelines.items()},
+            props=router_props,
+        )
+
+        self.alarm_topic: sns.ITopic | None = None
+        if p.alarm_topic_arn:
+            self.alarm_topic = sns.Topic.from_topic_arn(self, "AlarmTopic", p.alarm_topic_arn)
+        elif p.alarm_email:
+            self.alarm_topic = AlarmTopic(self, "AlarmTopic", email=p.alarm_email).topic
+        observability = Observability(
+            self,
+            "Observability",
+            pipelines=list(self.pipelines.values()),
+            router=self.router,
+            topic=self.alarm_topic,
+        )
+        self.alarms = observability.alarms
+        self.dashboard = observability.dashboard
+
+    def slack_secret_arn_pattern(self) -> str:
+        """`arn:...:secret:bgagent/slack/*`: one secret per Slack workspace, created at onboarding."""
+        return Stack.of(self).format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{DEFAULT_SLACK_SECRET_PREFIX}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def github_secret_arns(self) -> list[str]:
+        """The default token secret plus the allowed per-repo secret ARN patterns."""
+        arns = [self.props.github_token_secret_arn] if self.props.github_token_secret_arn else []
+        return arns + list(self.props.github_token_secret_arn_patterns)
+
+    def _grant_secrets(self, channel: str, role: iam.IRole) -> None:
+        if channel == registry.SLACK.name:
+            resources = [self.slack_secret_arn_pattern()]
+        elif channel == registry.GITHUB.name:
+            resources = self.github_secret_arns()
+        else:  # a new channel states its own secrets here
+            resources = []
+        if channel == registry.GITHUB.name and not resources:
+            Annotations.of(self).add_warning_v2(
+                "fanout:githubTokenSecret",
+                "the GitHub consumer may read no token secret: set fanout:githubTokenSecretArn (and optionally "
+                "fanout:githubTokenSecretArnPatterns) or every GitHub delivery fails as a configuration error",
+            )
+        if resources:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=list(SECRET_READ_ACTIONS), resources=resources)
+            )

@@ -1,0 +1,242 @@
+"""Deployment settings from CDK context: which channels run, how each is tuned, where the platform is.
+
+Context keys (in `cdk.json` or `cdk deploy -c key=value`):
+- `fanout:<channel>:<setting>`: a registry ChannelSettings field in camelCase (batchSize, maxConcurrency,
+  reservedConcurrency, memoryMb, timeoutS, visibilityTimeoutS, maxAttempts, maxAgeS, backoffBaseS,
+  backoffCapS, maxReceiveCount), or `enabled`, `ageAlarmS` (oldest-message alarm), `apiBaseUrl`.
+- `fanout:eventsStreamArn` + `fanout:taskTableName`: attach to an existing platform (both or neither).
+- `fanout:githubTokenSecretArn`, `fanout:githubTokenSecretArnPatterns` (comma-separated or a JSON list),
+  `fanout:alarmEmail`, `fanout:alarmTopicArn`, `fanout:namePrefix`, `fanout:stackName`.
+
+Defaults come from the channel registry; every channel's settings are validated by the registry, so an
+invalid value fails `cdk synth` with the registry's message. This module does not import aws_cdk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fanout import registry
+from fanout.registry import ChannelSettings, ChannelSpec, InvalidChannelSettings
+
+PREFIX = "fanout"
+CTX_EVENTS_STREAM_ARN = "fanout:eventsStreamArn"
+CTX_TASK_TABLE_NAME = "fanout:taskTableName"
+CTX_GITHUB_TOKEN_SECRET_ARN = "fanout:githubTokenSecretArn"
+CTX_GITHUB_TOKEN_SECRET_PATTERNS = "fanout:githubTokenSecretArnPatterns"
+CTX_ALARM_EMAIL = "fanout:alarmEmail"
+CTX_ALARM_TOPIC_ARN = "fanout:alarmTopicArn"
+CTX_NAME_PREFIX = "fanout:namePrefix"
+CTX_STACK_NAME = "fanout:stackName"  # read by app.py
+GLOBAL_KEYS = frozenset(
+    {
+        CTX_EVENTS_STREAM_ARN,
+        CTX_TASK_TABLE_NAME,
+        CTX_GITHUB_TOKEN_SECRET_ARN,
+        CTX_GITHUB_TOKEN_SECRET_PATTERNS,
+        CTX_ALARM_EMAIL,
+        CTX_ALARM_TOPIC_ARN,
+        CTX_NAME_PREFIX,
+        CTX_STACK_NAME,
+    }
+)
+
+# Per-channel keys that are deployment choices rather than registry settings.
+KEY_ENABLED = "enabled"
+KEY_AGE_ALARM_S = "ageAlarmS"
+KEY_API_BASE_URL = "apiBaseUrl"
+DEPLOYMENT_KEYS = frozenset({KEY_ENABLED, KEY_AGE_ALARM_S, KEY_API_BASE_URL})
+
+# The oldest-message alarm fires at this fraction of the channel's max age, so operators hear about a
+# stuck channel before its messages start to dead-letter by age.
+AGE_ALARM_FRACTION = 0.5
+
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+def context_key(channel: str, setting: str) -> str:
+    return f"{PREFIX}:{channel}:{setting}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelConfig:
+    """One deployed channel: its registry entry, validated settings and deployment choices."""
+
+    spec: ChannelSpec
+    settings: ChannelSettings
+    age_alarm_s: int
+    api_base_url: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @classmethod
+    def create(
+        cls,
+        spec: ChannelSpec,
+        settings: ChannelSettings | None = None,
+        *,
+        age_alarm_s: int | None = None,
+        api_base_url: str | None = None,
+    ) -> ChannelConfig:
+        """A validated channel config; raises InvalidChannelSettings with the registry's message."""
+        checked = spec.validate(settings or spec.settings)
+        alarm = age_alarm_s if age_alarm_s is not None else int(checked.max_age_s * AGE_ALARM_FRACTION)
+        if not 60 <= alarm <= checked.max_age_s:
+            raise InvalidChannelSettings(
+                f"channel {spec.name}: {KEY_AGE_ALARM_S} {alarm} must be 60..maxAgeS ({checked.max_age_s})"
+            )
+        return cls(
+            spec=spec, settings=checked, age_alarm_s=alarm, api_base_url=api_base_url or spec.api_base_url
+        )
+
+
+def default_channels() -> tuple[ChannelConfig, ...]:
+    return tuple(ChannelConfig.create(spec) for spec in registry.CHANNELS.values())
+
+
+@dataclass(frozen=True, kw_only=True)
+class FanoutProps:
+    """What the FanoutNotifications construct deploys. Standalone unless both platform fields are set."""
+
+    channels: Sequence[ChannelConfig] = field(default_factory=default_channels)
+    events_stream_arn: str | None = None
+    task_table_name: str | None = None
+    github_token_secret_arn: str | None = None
+    github_token_secret_arn_patterns: Sequence[str] = ()
+    alarm_email: str | None = None
+    alarm_topic_arn: str | None = None
+    name_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.channels:
+            raise InvalidChannelSettings(
+                "no channel enabled: enable at least one of " + ", ".join(registry.CHANNELS)
+            )
+        names = [c.name for c in self.channels]
+        if len(set(names)) != len(names):
+            raise InvalidChannelSettings(f"a channel is configured twice: {names}")
+        if (self.events_stream_arn is None) != (self.task_table_name is None):
+            raise InvalidChannelSettings(
+                f"attaching to a platform needs both {CTX_EVENTS_STREAM_ARN} and {CTX_TASK_TABLE_NAME}"
+            )
+        if self.events_stream_arn is not None and "/stream/" not in self.events_stream_arn:
+            raise InvalidChannelSettings(
+                f"{CTX_EVENTS_STREAM_ARN} {self.events_stream_arn!r} is not a DynamoDB stream ARN "
+                "(arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>)"
+            )
+        if self.alarm_email and self.alarm_topic_arn:
+            raise InvalidChannelSettings(f"set {CTX_ALARM_EMAIL} or {CTX_ALARM_TOPIC_ARN}, not both")
+
+    @property
+    def attached(self) -> bool:
+        return self.events_stream_arn is not None
+
+    def channel(self, name: str) -> ChannelConfig | None:
+        return next((c for c in self.channels if c.name == name), None)
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> FanoutProps:
+        """Props from CDK context (cdk.json merged with -c overrides); raises InvalidChannelSettings."""
+        per_channel = _split_channel_keys(context)
+        channels = []
+        for spec in registry.CHANNELS.values():
+            raw = per_channel.get(spec.name, {})
+            if not _as_bool(raw.get(KEY_ENABLED, True), context_key(spec.name, KEY_ENABLED)):
+                continue
+            overrides = {k: v for k, v in raw.items() if k not in DEPLOYMENT_KEYS}
+            try:
+                settings = spec.settings.with_overrides(overrides)
+                age = raw.get(KEY_AGE_ALARM_S)
+                channels.append(
+                    ChannelConfig.create(
+                        spec,
+                        settings,
+                        age_alarm_s=None
+                        if age is None
+                        else _as_int(age, context_key(spec.name, KEY_AGE_ALARM_S)),
+                        api_base_url=_as_str(raw.get(KEY_API_BASE_URL)),
+                    )
+                )
+            except InvalidChannelSettings as exc:
+                raise InvalidChannelSettings(
+                    f"invalid settings for channel {spec.name} (CDK context {PREFIX}:{spec.name}:*, "
+                    f"from cdk.json or -c): {exc}"
+                ) from None
+        return cls(
+            channels=tuple(channels),
+            events_stream_arn=_as_str(context.get(CTX_EVENTS_STREAM_ARN)),
+            task_table_name=_as_str(context.get(CTX_TASK_TABLE_NAME)),
+            github_token_secret_arn=_as_str(context.get(CTX_GITHUB_TOKEN_SECRET_ARN)),
+            github_token_secret_arn_patterns=_as_list(context.get(CTX_GITHUB_TOKEN_SECRET_PATTERNS)),
+            alarm_email=_as_str(context.get(CTX_ALARM_EMAIL)),
+            alarm_topic_arn=_as_str(context.get(CTX_ALARM_TOPIC_ARN)),
+            name_prefix=_as_str(context.get(CTX_NAME_PREFIX)),
+        )
+
+
+def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The `context` block of cdk.json: what the CDK CLI passes to app.py, for runs without the CLI."""
+    context: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")).get("context", {})
+    return context
+
+
+def _split_channel_keys(context: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in context.items():
+        if not key.startswith(f"{PREFIX}:") or key in GLOBAL_KEYS:
+            continue
+        parts = key.split(":")
+        if len(parts) != 3:
+            raise InvalidChannelSettings(
+                f"unknown CDK context key {key!r}: expected {PREFIX}:<channel>:<setting> or one of "
+                + ", ".join(sorted(GLOBAL_KEYS))
+            )
+        _, channel, setting = parts
+        if channel not in registry.CHANNELS:
+            raise InvalidChannelSettings(
+                f"CDK context key {key!r} names unknown channel {channel!r}; channels: {', '.join(registry.CHANNELS)}"
+            )
+        out.setdefault(channel, {})[setting] = value
+    return out
+
+
+def _as_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _as_int(value: Any, key: str) -> int:
+    try:
+        return int(str(value), 10)
+    except ValueError:
+        raise InvalidChannelSettings(f"{key}={value!r} is not an integer") from None
+
+
+def _as_bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "on"}:
+        return True
+    if text in {"false", "0", "no", "off"}:
+        return False
+    raise InvalidChannelSettings(f"{key}={value!r} is not a boolean (true/false)")
+
+
+def _as_list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        items: list[Any] = json.loads(text) if text.startswith("[") else text.split(",")
+    else:
+        items = list(value)
+    return tuple(s for s in (str(item).strip() for item in items) if s)
