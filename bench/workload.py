@@ -117,26 +117,33 @@ class FaultCase:
 
 
 def fault_cases(params: WorkloadParams, teams: tuple[str, ...]) -> list[FaultCase]:
-    window = {"start_s": params.fault_start_s, "duration_s": params.fault_s}
-    r = params.retry_after_s
+    start, duration, r = params.fault_start_s, params.fault_s, params.retry_after_s
     return [
         FaultCase("baseline", "no fault", (), None),
         FaultCase(
             "slack-429",
             f"Slack 429 Retry-After {r:g}s in workspace {teams[0]} for {params.fault_s:g}s",
-            (Fault(FaultKind.SLACK_RATELIMIT, scope=teams[0], retry_after_s=r, **window),),
+            (
+                Fault(
+                    FaultKind.SLACK_RATELIMIT,
+                    scope=teams[0],
+                    retry_after_s=r,
+                    start_s=start,
+                    duration_s=duration,
+                ),
+            ),
             registry.SLACK.name,
         ),
         FaultCase(
             "slack-5xx",
             f"Slack 503 in every workspace for {params.fault_s:g}s",
-            (Fault(FaultKind.SLACK_5XX, **window),),
+            (Fault(FaultKind.SLACK_5XX, start_s=start, duration_s=duration),),
             registry.SLACK.name,
         ),
         FaultCase(
             "github-secondary",
             f"GitHub secondary rate limit (retry-after {r:g}s) for {params.fault_s:g}s",
-            (Fault(FaultKind.GITHUB_SECONDARY, retry_after_s=r, **window),),
+            (Fault(FaultKind.GITHUB_SECONDARY, retry_after_s=r, start_s=start, duration_s=duration),),
             registry.GITHUB.name,
         ),
     ]

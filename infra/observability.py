@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -73,7 +73,10 @@ class Observability(Construct):
                     period=PERIOD, statistic="Maximum"
                 ),
                 threshold=0,
-                description=f"fanout {name}: messages in the DLQ; inspect with `fanout dlq peek {name}`",
+                description=(
+                    f"fanout {name}: messages in the DLQ; inspect with "
+                    f"`fanout dlq peek --channel {name} --stack {Stack.of(self).stack_name}`"
+                ),
             )
             self._alarm(
                 f"{name}-oldest-message-age",

@@ -7,6 +7,8 @@ Once-only rules:
   for a marker comment, because an earlier attempt may have re-posted already without storing the id.
 - A lost race on the store (another attempt stored a different id first): that comment gets the body,
   ours is deleted (best effort, logged).
+- A first POST for any event but pr_created looks for the marker first: an earlier event's POST may
+  have landed unrecorded and then been dead-lettered, which leaves no uncertain claim behind.
 - A POST whose effect is unknown (no answer, a 5xx, the id not stored) comes back as an uncertain Retry;
   the runtime then calls `reconcile`, which finds the comment by its marker, stores its id and deletes
   any duplicates. It answers Delivered when the comment already shows this event's body, else None and
@@ -30,6 +32,7 @@ from consumers.github.tasks import PersistRace, Saved, SaveResult, TaskGone, Tas
 from consumers.github.tokens import Credential, TokenSource
 from consumers.runtime.channel import Clock
 from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped
+from fanout import event_types
 from fanout.events import TaskEvent
 
 
@@ -57,6 +60,19 @@ class StatusComments:
     def deliver(self, event: TaskEvent, task: Any, target: Target) -> Outcome:
         session = self._session(target)
         body = render_body(event, task)
+        if target.comment_id is None and event.event_type != event_types.PR_CREATED:
+            # An earlier event's POST may have landed with its id never stored (an uncertain POST that
+            # was then dead-lettered): look before posting, so a task never gets two status comments.
+            found = self._finder.find(session, target.repo, target.number, event.task_id)
+            if not isinstance(found, list):
+                return found
+            if found:
+                adopted = self._adopt(session, event, target, found, body, replaced=None)
+                return (
+                    adopted
+                    if adopted is not None
+                    else self._patch(session, event, target, body, repost=False)
+                )
         if target.comment_id is None:
             return self._create(session, event, target, body, replaced=None)
         return self._patch(session, event, target, body, repost=True)

@@ -229,7 +229,7 @@ def test_a_crash_between_post_and_persist_is_reconciled_to_exactly_one_comment(g
 
 def test_losing_the_store_race_edits_the_winner_and_deletes_ours(github_env: GitHubEnv) -> None:
     task_id = github_env.put_task()
-    prepared = github_env.channel.prepare(make_event(task_id, "task_completed"))
+    prepared = github_env.channel.prepare(make_event(task_id, "pr_created"))
     assert isinstance(prepared, Prepared)
     # Meanwhile another attempt posted and stored its comment.
     winner = github_env.github.add_comment(REPO, PR, marker(task_id) + "\nold state", "fanout-bot")
@@ -244,7 +244,7 @@ def test_losing_the_store_race_edits_the_winner_and_deletes_ours(github_env: Git
 
     assert outcome == Delivered(f"updated comment {winner.id}")
     assert [c.id for c in github_env.github.on(REPO, PR)] == [winner.id]
-    assert "✅ **Task completed**" in winner.body
+    assert "Pull request opened" in winner.body
     assert github_env.github.routes() == ["POST comments", "PATCH comment", "DELETE comment"]
     assert github_env.task(task_id)["github_comment_id"] == winner.id
     assert "fanout.github.duplicate_deleted" in github_env.log_events()
@@ -252,7 +252,7 @@ def test_losing_the_store_race_edits_the_winner_and_deletes_ours(github_env: Git
 
 def test_a_failed_duplicate_delete_is_logged_and_does_not_fail_the_delivery(github_env: GitHubEnv) -> None:
     task_id = github_env.put_task()
-    prepared = github_env.channel.prepare(make_event(task_id, "task_completed"))
+    prepared = github_env.channel.prepare(make_event(task_id, "pr_created"))
     assert isinstance(prepared, Prepared)
     winner = github_env.github.add_comment(REPO, PR, marker(task_id), "fanout-bot")
     github_env.dynamodb.update_item(
@@ -267,6 +267,22 @@ def test_a_failed_duplicate_delete_is_logged_and_does_not_fail_the_delivery(gith
     failed = [line for line in github_env.logs() if line.get("event") == "fanout.github.dup_delete_failed"]
     assert len(failed) == 1
     assert failed[0]["error"] == "http_500"
+
+
+def test_a_first_post_after_pr_created_looks_for_an_unrecorded_comment(github_env: GitHubEnv) -> None:
+    # pr_created's POST landed, its answer was lost, and the message was dead-lettered: no id stored.
+    task_id = github_env.put_task()
+    orphan = github_env.github.add_comment(REPO, PR, marker(task_id) + "\nPR opened", "fanout-bot")
+    prepared = github_env.channel.prepare(make_event(task_id, "task_completed"))
+    assert isinstance(prepared, Prepared)
+
+    outcome = github_env.channel.deliver(prepared)
+
+    assert isinstance(outcome, Delivered)
+    assert [c.id for c in github_env.github.on(REPO, PR)] == [orphan.id]
+    assert "✅ **Task completed**" in orphan.body
+    assert github_env.task(task_id)["github_comment_id"] == orphan.id
+    assert "POST comments" not in github_env.github.routes()
 
 
 def test_a_task_evicted_after_the_post_is_not_resurrected(github_env: GitHubEnv) -> None:

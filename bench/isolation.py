@@ -1,0 +1,236 @@
+"""Isolation benchmark: fanout against the single-consumer design, side by side, under provider faults.
+
+    .venv/bin/python bench/isolation.py [--tasks 40] [--workspaces 4] [--github-every 2] [--write-s 6]
+        [--step-s 1] [--fault-start-s 2] [--fault-s 4] [--retry-after-s 2] [--cases ...]
+        [--json bench/results/isolation.json] [--png docs/isolation-latency.png | --no-png]
+
+One process, one moto server, the same workload and fault schedule through both designs for each case
+(baseline, Slack 429 with Retry-After, Slack 5xx burst, GitHub secondary rate limit): fanout (router,
+per-channel FIFO queues, consumers: the local runtime as it is) and the model of the earlier design in
+bench/legacy.py (one stream consumer calling every channel inline). Figures are in bench/measure.py;
+goals are checked for fanout only, against the same design's baseline (ratios, not absolute times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+from bench import measure  # noqa: E402
+from bench.legacy import RETRY_ATTEMPTS, LegacyStats, legacy_stream_handler  # noqa: E402
+from bench.recording import DeliveryLog, recording  # noqa: E402
+from bench.report import draw_png, print_table  # noqa: E402
+from bench.workload import FaultCase, Workload, WorkloadParams, build_workload, fault_cases  # noqa: E402
+from fanout import registry  # noqa: E402
+from fanout.local.emulator import containers  # noqa: E402
+from fanout.local.endpoint import AwsEndpoint  # noqa: E402
+from fanout.local.runner import RunOptions, run_local  # noqa: E402
+
+DESIGNS = ("fanout", "legacy")
+DUP_GOAL = 0
+GITHUB_P99_GOAL = 1.1
+DRAIN_GOAL = 1.2
+
+
+def run_case(
+    design: str, case: FaultCase, workload: Workload, params: WorkloadParams, aws: str, run_id: str
+) -> dict[str, Any]:
+    log = DeliveryLog()
+    factories = {name: recording(containers.channel_factory(name), log) for name in registry.CHANNELS}
+    stats = LegacyStats()
+    options = RunOptions(
+        steps=workload.steps,
+        faults=case.faults,
+        aws_endpoint=aws,
+        prefix=f"iso-{run_id}",
+        timeout_s=params.write_s + 3 * params.step_s + params.fault_start_s + params.fault_s + 60,
+        show_progress=False,
+    )
+    if design == "fanout":
+        options.channel_factories = factories
+    else:
+        options.stream_handler_factory = legacy_stream_handler(factories, stats)
+    started = time.monotonic()
+    result = run_local(options)
+    armed = result.runtime.config.faults.armed_at or time.time()
+    window = measure.Window(armed + params.fault_start_s, armed + params.fault_start_s + params.fault_s)
+    slack, github = result.slack, result.github
+    assert slack is not None
+    assert github is not None
+    deliveries = log.items()
+    channels: dict[str, measure.ChannelFigures] = {}
+    for name, calls, duplicates in (
+        (
+            measure.SLACK,
+            slack.log.calls(),
+            measure.slack_duplicates(m.event_id for m in slack.messages(include_deleted=True)),
+        ),
+        (measure.GITHUB, github.log.calls(), measure.github_duplicates(github.log.calls())),
+    ):
+        expected = {e for c, e in workload.expected.deliveries if c == name}
+        channels[name] = measure.channel_figures(
+            name, expected=expected, deliveries=deliveries, calls=calls, duplicates=duplicates, fault=window
+        )
+    return {
+        "design": design,
+        "case": case.name,
+        "drained": result.exit_code == 0,
+        "wall_s": round(time.monotonic() - started, 2),
+        "channels": measure.as_dict(channels),
+        "stream": result.report.get("local", {}).get("stream", {}),
+        "legacy": None
+        if design == "fanout"
+        else {
+            "records": stats.records,
+            "invocations_of_records": stats.attempts,
+            "records_retried": stats.retried,
+            "records_discarded": stats.discarded,
+            "lost": len(stats.lost),
+            "swallowed": stats.swallowed,
+        },
+        "latency_points": {
+            name: [
+                [round(d.written_at - armed, 3), round(d.delivered_at - d.written_at, 3)]
+                for d in log.first().values()
+                if d.channel == name
+            ]
+            for name in registry.CHANNELS
+        },
+    }
+
+
+def concurrency(design: str, channel: str, overrides: dict[str, dict[str, Any]]) -> int:
+    if design == "legacy":
+        return 1  # one stream consumer per shard, records handled one after the other
+    spec = registry.get(channel)
+    return int(spec.settings.with_overrides(overrides.get(channel, {})).max_concurrency)
+
+
+def judge(runs: list[dict[str, Any]]) -> None:
+    """Add ratios and goal verdicts (fanout rows) against the same design's baseline."""
+    baseline = {r["design"]: r for r in runs if r["case"] == "baseline"}
+    for run in runs:
+        base = baseline.get(run["design"])
+        ch = run["channels"]
+        gh_p99, base_p99 = (
+            ch["github"]["latency_p99_s"],
+            (base or {}).get("channels", {}).get("github", {}).get("latency_p99_s"),
+        )
+        run["github_p99_ratio"] = round(gh_p99 / base_p99, 2) if gh_p99 and base_p99 else None
+        ideal = 0.0
+        for name, figures in ch.items():
+            service = (base or run)["channels"][name]["mean_service_s"]
+            rate = measure.channel_rate(concurrency(run["design"], name, {}), service)
+            figures["rate_per_s"] = round(rate, 2) if rate else None
+            if rate and figures["backlog_at_fault_end"]:
+                ideal = max(ideal, figures["backlog_at_fault_end"] / rate)
+        run["drain_s"] = max(f["drain_s"] or 0.0 for f in ch.values())
+        run["drain_ideal_s"] = round(ideal, 3)
+        run["drain_ratio"] = round(run["drain_s"] / ideal, 2) if ideal else None
+        if run["design"] != "fanout":
+            run["goals"] = None
+            continue
+        goals: dict[str, bool | None] = {
+            "dup": all(f["duplicates"] == DUP_GOAL for f in ch.values()),
+            "retry_after": all(f["inside_retry_after_excess"] == 0 for f in ch.values()),
+        }
+        slack_fault = run["case"].startswith("slack")
+        goals["gh_p99"] = (
+            run["github_p99_ratio"] is not None and run["github_p99_ratio"] <= GITHUB_P99_GOAL
+            if slack_fault
+            else None
+        )
+        goals["drain"] = run["drain_s"] <= DRAIN_GOAL * ideal if run["case"] != "baseline" else None
+        run["goals"] = goals
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    d = WorkloadParams()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", type=int, default=d.tasks)
+    parser.add_argument("--workspaces", type=int, default=d.workspaces)
+    parser.add_argument("--github-every", type=int, default=d.github_every)
+    parser.add_argument("--write-s", type=float, default=d.write_s)
+    parser.add_argument("--step-s", type=float, default=d.step_s)
+    parser.add_argument("--fault-start-s", type=float, default=d.fault_start_s)
+    parser.add_argument("--fault-s", type=float, default=d.fault_s)
+    parser.add_argument("--retry-after-s", type=float, default=d.retry_after_s)
+    parser.add_argument(
+        "--cases", nargs="+", default=None, help="subset of: baseline slack-429 slack-5xx github-secondary"
+    )
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "isolation.json")
+    parser.add_argument("--png", type=Path, default=ROOT / "docs" / "isolation-latency.png")
+    parser.add_argument("--no-png", action="store_true")
+    parser.add_argument(
+        "--aws-endpoint", default=None, help="an AWS endpoint (moto) to use; default: start one"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    if args.tasks < 1 or args.workspaces < 1:
+        raise SystemExit("--tasks and --workspaces must be at least 1")
+    params = WorkloadParams(
+        tasks=args.tasks,
+        workspaces=args.workspaces,
+        github_every=args.github_every,
+        write_s=args.write_s,
+        step_s=args.step_s,
+        fault_start_s=args.fault_start_s,
+        fault_s=args.fault_s,
+        retry_after_s=args.retry_after_s,
+    )
+    workload = build_workload(params)
+    cases = fault_cases(params, workload.teams)
+    if args.cases:
+        unknown = set(args.cases) - {c.name for c in cases}
+        if unknown:
+            raise SystemExit(f"unknown cases: {', '.join(sorted(unknown))}")
+        cases = [c for c in cases if c.name in args.cases or c.name == "baseline"]
+    runs: list[dict[str, Any]] = []
+    started = time.monotonic()
+    token = uuid.uuid4().hex[:6]  # resource names of this run only, even on a shared endpoint
+    with AwsEndpoint(args.aws_endpoint) as endpoint:
+        for index, case in enumerate(cases):
+            for design in DESIGNS:
+                # A fresh workload per run: new event ids, so nothing of one run is seen by the next.
+                fresh = build_workload(params)
+                run = run_case(design, case, fresh, params, endpoint.url, f"{token}-{index}{design[0]}")
+                runs.append(run)
+                print(f"  {case.name:<17} {design:<7} {run['wall_s']:6.1f}s", file=sys.stderr)
+    judge(runs)
+    result = {
+        "command": "bench/isolation.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "params": asdict(params),
+        "legacy_retry_attempts": RETRY_ATTEMPTS,
+        "cases": [{"name": c.name, "description": c.description} for c in cases],
+        "wall_s": round(time.monotonic() - started, 1),
+        "runs": runs,
+    }
+    print_table(result)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"JSON: {args.json}")
+    if not args.no_png:
+        draw_png(result, args.png)
+        print(f"PNG: {args.png}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The isolation benchmark's table (stdout) and latency chart (PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+COLUMNS = (
+    "case",
+    "design",
+    "delivered S/G (lost)",
+    "dup S/G",
+    "repeat writes S/G",
+    "calls/msg S/G",
+    "in Retry-After all/own/excess",
+    "GitHub p50/p99 s (x base)",
+    "drain s (ideal)",
+    "goals",
+)
+
+
+def _pair(run: dict[str, Any], key: str) -> str:
+    ch = run["channels"]
+    return f"{_fmt(ch['slack'][key])}/{_fmt(ch['github'][key])}"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _goals(goals: dict[str, bool | None] | None) -> str:
+    if goals is None:
+        return ""
+    marks = {True: "PASS", False: "FAIL"}
+    return " ".join(f"{name}={marks[v]}" for name, v in goals.items() if v is not None)
+
+
+def rows(result: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for run in result["runs"]:
+        ch = run["channels"]
+        s, g = ch["slack"], ch["github"]
+        inside = "/".join(
+            str(s[k] + g[k])
+            for k in ("inside_retry_after", "inside_own_retry_after", "inside_retry_after_excess")
+        )
+        ratio = run.get("github_p99_ratio")
+        out.append(
+            [
+                run["case"],
+                run["design"],
+                f"{s['delivered']}/{s['expected']} {g['delivered']}/{g['expected']} ({s['lost'] + g['lost']})",
+                _pair(run, "duplicates"),
+                _pair(run, "repeat_writes"),
+                _pair(run, "calls_per_delivered"),
+                inside,
+                f"{_fmt(g['latency_p50_s'])}/{_fmt(g['latency_p99_s'])} ({_fmt(ratio)}x)",
+                f"{_fmt(run['drain_s'])} ({_fmt(run['drain_ideal_s'])})",
+                _goals(run.get("goals")),
+            ]
+        )
+    return out
+
+
+def print_table(result: dict[str, Any], console: Console | None = None) -> None:
+    table = Table(title="Isolation: fanout against the single-consumer design (S = Slack, G = GitHub)")
+    for column in COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in rows(result):
+        table.add_row(*row)
+    (console or Console(width=200)).print(table)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(result)]
+    return "\n".join(lines)
+
+
+def draw_png(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = [c["name"] for c in result["cases"]]
+    params = result["params"]
+    channels = ("slack", "github")
+    fig, axes = plt.subplots(len(cases), 2, figsize=(11, 2.6 * len(cases)), squeeze=False, sharex=True)
+    styles = {"fanout": ("tab:blue", "o"), "legacy": ("tab:orange", "x")}
+    for row, case in enumerate(cases):
+        for col, channel in enumerate(channels):
+            ax = axes[row][col]
+            if case != "baseline":
+                start = params["fault_start_s"]
+                ax.axvspan(start, start + params["fault_s"], color="tab:red", alpha=0.12, label="fault")
+            for run in result["runs"]:
+                if run["case"] != case:
+                    continue
+                points = sorted(run["latency_points"][channel])
+                color, marker = styles[run["design"]]
+                ax.plot(
+                    [p[0] for p in points],
+                    [p[1] for p in points],
+                    marker=marker,
+                    linestyle="-",
+                    linewidth=0.6,
+                    markersize=3,
+                    color=color,
+                    label=run["design"],
+                )
+            ax.set_title(f"{case}: {channel}", fontsize=9)
+            ax.set_ylabel("latency s", fontsize=8)
+            ax.grid(alpha=0.3)
+            if row == 0 and col == 0:
+                ax.legend(fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("event written at (s after the run started)", fontsize=8)
+    fig.suptitle("Delivery latency per event (lost events have no point)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
