@@ -18,8 +18,21 @@ import pytest
 from fanout import registry
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN = ("aws_cdk", "cdk_nag", "constructs", "jsii", "typer", "click", "rich", "moto", "matplotlib", "pytest")
-HANDLER_MODULES = ["fanout.router.handler"] + [spec.handler.rpartition(".")[0] for spec in registry.CHANNELS.values()]
+FORBIDDEN = (
+    "aws_cdk",
+    "cdk_nag",
+    "constructs",
+    "jsii",
+    "typer",
+    "click",
+    "rich",
+    "moto",
+    "matplotlib",
+    "pytest",
+)
+HANDLER_MODULES = ["fanout.router.handler"] + [
+    spec.handler.rpartition(".")[0] for spec in registry.CHANNELS.values()
+]
 
 LAMBDA_LIKE_IMPORT = """
 import importlib.abc, importlib.metadata as md, json, re, sys

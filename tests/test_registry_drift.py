@@ -22,7 +22,9 @@ def renderers_of(spec: registry.ChannelSpec) -> Mapping[str, object]:
 
 
 def drift(spec: registry.ChannelSpec, renderers: Mapping[str, object]) -> list[str]:
-    problems = [f"default {t} is not in renderable" for t in sorted(spec.default_subscriptions - spec.renderable)]
+    problems = [
+        f"default {t} is not in renderable" for t in sorted(spec.default_subscriptions - spec.renderable)
+    ]
     problems += [f"{t} has no renderer" for t in sorted(spec.renderable - renderers.keys())]
     return problems
 
