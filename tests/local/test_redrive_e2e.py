@@ -1,0 +1,75 @@
+"""The on-call story end to end: a poison run fills the DLQ, the cause is fixed, `dlq redrive` moves the
+message back with the client engine, and the next run delivers it exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from fanout import registry
+from fanout.local.events_file import PutTask
+from fanout.local.runner import RunOptions, RunResult, run_local
+from fanout.local.scenarios import GONE_CHANNEL, TEAM
+from fanout.ops.filters import RedriveFilter
+from fanout.ops.redrive_client import redrive_client
+
+from .conftest import FAST
+
+FIXED_CHANNEL = "CRESTORED"
+
+
+def test_poison_then_fix_then_redrive_delivers_once(
+    moto_endpoint: str, unique_name: Callable[[str], str]
+) -> None:
+    prefix = unique_name("redrive")
+
+    def run(**overrides: Any) -> RunResult:
+        options = RunOptions(
+            aws_endpoint=moto_endpoint, prefix=prefix, params=FAST, timeout_s=90, show_progress=False
+        )
+        for name, value in overrides.items():
+            setattr(options, name, value)
+        return run_local(options)
+
+    poisoned = run(scenario="poison")
+    assert poisoned.exit_code == 0
+    reasons = sorted(
+        letter["MessageAttributes"]["reason"]["StringValue"] for letter in poisoned.dead_letters["slack"]
+    )
+    assert reasons == ["malformed", "terminal:channel_not_found"]
+    gone = [m for m in poisoned.slack.messages() if m.channel == GONE_CHANNEL] if poisoned.slack else []
+    assert gone == []
+
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
+    dlq = sqs.get_queue_url(QueueName=registry.dlq_name(prefix, "slack"))["QueueUrl"]
+    queue = sqs.get_queue_url(QueueName=registry.queue_name(prefix, "slack"))["QueueUrl"]
+
+    # The fix: the task's Slack channel was archived and replaced; its record now names the new one.
+    fixed_task = {
+        "task_id": "task-gone",
+        "user_id": "u-1",
+        "status": "RUNNING",
+        "task_description": "Channel was deleted",
+        "channel_source": "slack",
+        "channel_metadata": {"slack_team_id": TEAM, "slack_channel_id": FIXED_CHANNEL},
+    }
+    dry = redrive_client(sqs, dlq, queue, RedriveFilter(reason="terminal:"), dry_run=True)
+    assert (dry.matched, dry.moved) == (1, 0)
+    moved = redrive_client(sqs, dlq, queue, RedriveFilter(reason="terminal:"))
+    assert (moved.matched, moved.moved, moved.failed) == (1, 1, [])
+
+    redelivered = run(steps=[PutTask(fixed_task)])
+    assert redelivered.exit_code == 0
+    assert redelivered.slack is not None
+    posts = redelivered.slack.messages(channel=FIXED_CHANNEL, include_deleted=True)
+    assert len(posts) == 1
+    assert "Task submitted" in posts[0].text
+    slack = redelivered.report["channels"]["slack"]
+    assert (slack["delivered"], slack["dead_lettered"]) == (1, 0)
+    # What did not match the filter stays where it was: the malformed message is still dead-lettered.
+    left = [
+        letter["MessageAttributes"]["reason"]["StringValue"] for letter in redelivered.dead_letters["slack"]
+    ]
+    assert left == ["malformed"]
