@@ -75,7 +75,7 @@ def rate_limit_wait(headers: Mapping[str, str], now: float) -> float:
     if retry_after is not None:
         return max(MIN_WAIT_S, retry_after)
     reset = _number(headers.get("x-ratelimit-reset"))
-    if reset is not None and headers.get("x-ratelimit-remaining", "").strip() == "0":
+    if reset is not None:  # the spec's order: retry-after, else the reset time, else a minute
         return max(MIN_WAIT_S, reset - now)
     return DEFAULT_RATE_LIMIT_WAIT_S
 

@@ -2,7 +2,7 @@
 
 In a thread: conversations.replies on the thread root (the root itself is part of the answer). With no
 thread yet (a task_created that became the root): conversations.history, from shortly before the event.
-Both with include_all_metadata, page by page up to `MAX_PAGES`.
+Both with include_all_metadata, page by page up to `MAX_PAGES`; a search cut off there is not a "not found".
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ def find_post(
         cursor = _next_cursor(reply.data)
         if not cursor:
             return None
-    return None
+    # Pages left unread may hold the post: "not found" here could mean a second post, so the event
+    # stays unresolved (and, if it stays so, ends on the DLQ for an operator rather than posted twice).
+    return Retry(None, "reconcile:search_truncated", uncertain=True)
 
 
 def _lookup_failed(outcome: Delivered | Retry | Terminal) -> Retry | Terminal:

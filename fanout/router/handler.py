@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
@@ -22,9 +23,10 @@ else:
     SQSClient = Any
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-NAMESPACE_DEFAULT = "Fanout"
+SERVICE = "fanout-router"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Fanout"
 
-logger = Logger(service="fanout-router")
+logger = Logger(service=SERVICE)
 
 
 class RecordNotRouted(RuntimeError):
@@ -32,8 +34,6 @@ class RecordNotRouted(RuntimeError):
 
 
 def make_handler(settings: RouterSettings, *, sqs: SQSClient) -> Handler:
-    metrics = Metrics(service="fanout-router", namespace=NAMESPACE_DEFAULT)
-
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         records = event.get("Records") or []
         plan = plan_batch(records, settings.channels)
@@ -54,15 +54,13 @@ def make_handler(settings: RouterSettings, *, sqs: SQSClient) -> Handler:
         # raise_on_entire_batch_failure=False: an all-failed batch is reported item by item like any other.
         processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
         response = process_partial_response(event, route, processor, context)
-        _report(metrics, plan, results, len(records), len(failed))
+        _report(plan, results, len(records), len(failed))
         return dict(response)
 
     return handler
 
 
-def _report(
-    metrics: Metrics, plan: BatchPlan, results: dict[str, SendResult], records: int, failed: int
-) -> None:
+def _report(plan: BatchPlan, results: dict[str, SendResult], records: int, failed: int) -> None:
     routed = Counter({channel: result.sent for channel, result in results.items()})
     send_failures = {channel: len(r.failures) for channel, r in results.items() if r.failures}
     logger.info(
@@ -84,12 +82,15 @@ def _report(
     for result in results.values():
         for error in result.failures[:5]:
             logger.warning("fanout.router.send_failed", extra={"error": error})
+    # Fresh EphemeralMetrics per batch: Powertools' Metrics share one buffer across instances, which is
+    # never emptied while metrics are disabled. One EMF document per channel, because a document has
+    # one dimension set for all its metrics.
     for channel, count in routed.items():
-        # One EMF document per channel: a document has one dimension set for all its metrics.
-        per_channel = EphemeralMetrics(namespace=metrics.namespace, service="fanout-router")
+        per_channel = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
         per_channel.add_dimension(name="channel", value=channel)
         per_channel.add_metric(name="RoutedEvents", unit=MetricUnit.Count, value=count)
         per_channel.flush_metrics()
+    metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
     metrics.add_metric(name="SkippedRecords", unit=MetricUnit.Count, value=sum(plan.skipped.values()))
     metrics.add_metric(name="SendFailures", unit=MetricUnit.Count, value=sum(send_failures.values()))
     metrics.add_metric(name="SpamDropped", unit=MetricUnit.Count, value=sum(plan.spam_dropped.values()))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fanout import registry
@@ -13,6 +15,12 @@ from fanout.events import SkipRecord, TaskEvent, parse_stream_record
 # At most this many non-terminal events per task and channel in one invocation; a runaway agent must not
 # flood a Slack thread. Terminal events always pass: they carry the outcome users wait for.
 SPAM_LIMIT_PER_TASK = 20
+MAX_BODY_BYTES = 256 * 1024  # SQS's message size limit
+# Renderers show at most a few hundred characters of any metadata text; an oversized event keeps this
+# much of each string rather than being dropped.
+TRUNCATED_TEXT_CHARS = 2000
+# What SQS accepts as a group or deduplication id.
+_SQS_ID = re.compile(r"^[!-~]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,10 @@ def plan_batch(records: Sequence[Mapping[str, Any]], channels: Iterable[str]) ->
         if not targets:
             plan.unrouted_types[event.event_type] += 1
             continue
-        body = event.to_body()
+        body = _fitted_body(event)
+        if body is None:
+            plan.skipped["oversized"] += 1
+            continue
         for channel in targets:
             if not event.is_terminal:
                 key = (event.task_id, channel)
@@ -69,8 +80,37 @@ def _message(index: int, channel: str, event: TaskEvent, body: str) -> OutboundM
     return OutboundMessage(
         record_index=index,
         channel=channel,
-        # SQS limits both ids to 128 characters of [A-Za-z0-9!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~].
-        group_id=event.task_id[:128],
-        dedup_id=event.event_id[:128],
+        group_id=sqs_id(event.task_id),
+        dedup_id=sqs_id(event.event_id),
         body=body,
     )
+
+
+def sqs_id(value: str) -> str:
+    """The value itself when SQS accepts it as a group/dedup id (1-128 printable ASCII characters),
+    else a digest of it: still one id per value, so order and deduplication hold; the body keeps the
+    real value."""
+    if _SQS_ID.match(value):
+        return value
+    return "sha256-" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def _fitted_body(event: TaskEvent) -> str | None:
+    """The message body, with long metadata texts cut when the whole would exceed SQS's limit; None
+    when even that does not fit (the record is skipped and counted, never retried in vain)."""
+    body = event.to_body()
+    if len(body.encode()) <= MAX_BODY_BYTES:
+        return body
+    trimmed = replace(event, metadata={**_cut_texts(event.metadata), "fanout_truncated": True})
+    body = trimmed.to_body()
+    return body if len(body.encode()) <= MAX_BODY_BYTES else None
+
+
+def _cut_texts(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[:TRUNCATED_TEXT_CHARS]
+    if isinstance(value, Mapping):
+        return {k: _cut_texts(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_cut_texts(v) for v in value]
+    return value

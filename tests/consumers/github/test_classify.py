@@ -12,6 +12,7 @@ from consumers.github.classify import (
     classify,
     classify_transport_error,
     rate_limit_low,
+    rate_limit_wait,
 )
 from consumers.runtime.outcomes import Delivered, Retry, Terminal
 
@@ -132,3 +133,10 @@ def test_rate_limit_low_below_ten_percent() -> None:
     )
     assert rate_limit_low(httpx.Headers({"x-ratelimit-remaining": "3"})) is None
     assert rate_limit_low(httpx.Headers({"x-ratelimit-remaining": "x", "x-ratelimit-limit": "5000"})) is None
+
+
+def test_the_reset_time_counts_even_when_requests_remain() -> None:
+    # The spec's order: retry-after, else until x-ratelimit-reset, else at least a minute.
+    headers = httpx.Headers({"x-ratelimit-remaining": "12", "x-ratelimit-reset": str(int(NOW) + 95)})
+    assert rate_limit_wait(headers, NOW) == 95
+    assert rate_limit_wait(httpx.Headers({}), NOW) == DEFAULT_RATE_LIMIT_WAIT_S >= 60

@@ -150,3 +150,29 @@ def test_a_lookup_in_a_deleted_thread_finds_nothing(slack_env: SlackEnv) -> None
     prepared = slack_env.channel.prepare(make_event(task_id, "task_completed"))
     assert isinstance(prepared, Prepared)
     assert slack_env.channel.reconcile(prepared) is None
+
+
+def test_a_search_cut_off_by_the_page_limit_stays_uncertain(
+    slack_env: SlackEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consumers.slack import finder
+
+    mention = slack_env.slack.seed("C100")
+    task_id = slack_env.put_task(meta={"slack_thread_ts": mention})
+    for n in range(5):
+        slack_env.slack.messages.append(
+            type(slack_env.slack.messages[0])(
+                "C100", f"{1_800_000_100 + n}.000001", "noise", thread_ts=mention
+            )
+        )
+    slack_env.slack.page_size = 2
+    monkeypatch.setattr(finder, "MAX_PAGES", 2)
+    prepared = slack_env.channel.prepare(make_event(task_id, "task_completed"))
+    assert isinstance(prepared, Prepared)
+
+    outcome = slack_env.channel.reconcile(prepared)
+
+    # Unread pages may hold the post: not finding it there must not lead to a second post.
+    assert outcome == Retry(None, "reconcile:search_truncated", uncertain=True)
+    assert slack_env.slack.methods().count("conversations.replies") == 2
+    assert "chat.postMessage" not in slack_env.slack.methods()

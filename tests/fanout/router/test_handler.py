@@ -102,3 +102,20 @@ def test_one_log_line_per_batch(channel_queues, stream_record, caplog) -> None:
     assert [r.getMessage() for r in ours] == ["fanout.router.batch"]
     assert ours[0].routed == {"slack": 3, "github": 2}
     assert ours[0].sqs_calls == {"slack": 3, "github": 2}
+
+
+def test_metrics_per_batch_are_emitted_once_and_not_accumulated(
+    channel_queues, stream_record, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    settings, sqs = channel_queues()
+    handler = make_handler(settings, sqs=sqs)
+    for task in ("t1", "t2"):
+        capsys.readouterr()
+        handler({"Records": [*lifecycle(stream_record, task), stream_record(event_name="REMOVE")]}, None)
+        documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+        routed = {d["channel"]: d["RoutedEvents"] for d in documents if "RoutedEvents" in d}
+        totals = [d for d in documents if "SkippedRecords" in d]
+        assert routed == {"slack": [3.0], "github": [2.0]}
+        assert len(totals) == 1
+        assert (totals[0]["SkippedRecords"], totals[0]["SendFailures"]) == ([1.0], [0.0])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from fanout.router.plan import SPAM_LIMIT_PER_TASK, plan_batch
+from fanout.router.plan import MAX_BODY_BYTES, SPAM_LIMIT_PER_TASK, TRUNCATED_TEXT_CHARS, plan_batch
 
 BOTH = ("slack", "github")
 
@@ -58,3 +58,31 @@ def test_spam_guard_caps_non_terminal_events_per_task_and_channel(stream_record)
     assert sum(m.group_id == "calm" for m in slack) == 1
     assert plan.spam_dropped == {"slack": 5}
     assert json.loads(slack[-1].body)["event_type"] == "task_failed"
+
+
+def test_ids_sqs_would_reject_become_stable_digests(stream_record) -> None:
+    records = [
+        stream_record(task_id="task with spaces ✓", event_type="task_created"),
+        stream_record(task_id="task with spaces ✓", event_type="session_started"),
+        stream_record(task_id="x" * 200, event_type="task_created"),
+    ]
+    plan = plan_batch(records, ("slack",))
+    groups = [m.group_id for m in plan.messages]
+    assert groups[0] == groups[1] != groups[2]
+    assert all(g.startswith("sha256-") and len(g) <= 128 for g in groups)
+    assert json.loads(plan.messages[0].body)["task_id"] == "task with spaces ✓"
+    assert plan_batch([stream_record(task_id="ok-id_1")], ("slack",)).messages[0].group_id == "ok-id_1"
+
+
+def test_oversized_metadata_is_cut_to_fit_and_a_hopeless_record_is_skipped(stream_record) -> None:
+    big = stream_record(event_type="agent_error", metadata={"message_preview": "y" * 300_000})
+    plan = plan_batch([big], ("slack",))
+    body = json.loads(plan.messages[0].body)
+    assert len(plan.messages[0].body.encode()) <= MAX_BODY_BYTES
+    assert body["metadata"]["message_preview"] == "y" * TRUNCATED_TEXT_CHARS
+    assert body["metadata"]["fanout_truncated"] is True
+
+    hopeless = stream_record(event_type="agent_error", metadata={f"k{i}": i for i in range(40_000)})
+    plan = plan_batch([hopeless], ("slack",))
+    assert plan.messages == []
+    assert plan.skipped == {"oversized": 1}
