@@ -1,4 +1,4 @@
-"""DynamoDB attribute values to plain Python values, without boto3's TypeDeserializer.
+"""DynamoDB attribute values to plain Python values and back, without boto3's (de)serializers.
 
 Numbers become int when integral and float otherwise. Everything the fan-out does with a number is
 display (cost, duration) or an identifier (issue, PR, comment id), and the values travel on as JSON, where
@@ -8,6 +8,7 @@ Decimal has no representation; int keeps identifiers exact, float is exact enoug
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -78,3 +79,26 @@ def _expect(inner: Any, kind: type | tuple[type, ...], tag: str) -> Any:
     if not isinstance(inner, kind):
         raise AttributeValueError(f"{tag} value has type {type(inner).__name__}")
     return inner
+
+
+def to_attribute(value: Any, path: str = "") -> dict[str, Any]:
+    """A plain JSON value to a DynamoDB attribute value (numbers become N, objects M, lists L)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int | float | Decimal):
+        if isinstance(value, float | Decimal) and not math.isfinite(value):
+            raise ValueError(f"{path or 'value'} is not a finite number")
+        return {"N": str(value)}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_attribute(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attribute(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+    raise ValueError(f"{path or 'value'} has unsupported type {type(value).__name__}")
+
+
+def to_item(plain: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): to_attribute(v, str(k)) for k, v in plain.items()}

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from consumers.github.escape import escape_text, marker_id, safe_url, truncate
+from consumers.runtime.humanize import duration
 from fanout import event_types as et
 from fanout.events import TaskEvent
 
@@ -75,20 +76,9 @@ RENDERERS: Mapping[str, Renderer] = MappingProxyType(
 )
 
 
-def format_duration(seconds: float) -> str:
-    total = max(0, math.floor(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
-
-
 def _duration(task: Task) -> str | None:
     value = _number(task.get("duration_s"))
-    return format_duration(value) if value is not None else None
+    return duration(value) if value is not None else None
 
 
 def _cost(task: Task) -> str | None:

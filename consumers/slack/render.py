@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from consumers.runtime.humanize import duration
 from consumers.slack.escape import escape, safe
 from fanout import event_types as et
 from fanout.events import TaskEvent
@@ -60,17 +61,6 @@ def _repo(task: Mapping[str, Any], joiner: str) -> str:
     """' for `owner/name`' (with the given joiner), or '' for a repo-less task."""
     repo = _text(task, "repo")
     return f" {joiner} `{safe(repo, 200)}`" if repo else ""
-
-
-def duration(seconds: float) -> str:
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
 
 
 def _facts(task: Mapping[str, Any]) -> str | None:

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout import registry
+from fanout.dynamo import to_item
 
 MAX_SLEEP_S = 3600.0
 
@@ -134,29 +134,6 @@ def _item(value: Any, kind: str, keys: tuple[str, ...]) -> dict[str, Any]:
     except ValueError as exc:
         raise _Invalid(f"{kind}: {exc}") from None
     return value
-
-
-def to_attribute(value: Any, path: str = "") -> dict[str, Any]:
-    """A plain JSON value to a DynamoDB attribute value (numbers become N, objects M, lists L)."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, int | float | Decimal):
-        if isinstance(value, float | Decimal) and not math.isfinite(value):
-            raise ValueError(f"{path or 'value'} is not a finite number")
-        return {"N": str(value)}
-    if isinstance(value, Mapping):
-        return {"M": {str(k): to_attribute(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}}
-    if isinstance(value, list | tuple):
-        return {"L": [to_attribute(v, f"{path}[{i}]") for i, v in enumerate(value)]}
-    raise ValueError(f"{path or 'value'} has unsupported type {type(value).__name__}")
-
-
-def to_item(plain: Mapping[str, Any]) -> dict[str, Any]:
-    return {str(k): to_attribute(v, str(k)) for k, v in plain.items()}
 
 
 def slack_teams(steps: Iterable[Step]) -> list[str]:

@@ -54,6 +54,7 @@ class RunOptions:
     prefix: str = PREFIX
     channel_factories: Mapping[str, ChannelFactory] = field(default_factory=dict)
     stream_handler_factory: StreamHandlerFactory | None = None  # see RuntimeConfig
+    slack_rate_per_s: float | None = None  # the Slack stand-in's posts/s per workspace (None: unlimited)
     show_progress: bool = True
     console: Console | None = None
 
@@ -136,6 +137,7 @@ def run_local(options: RunOptions) -> RunResult:
             slack_seeds=plan.seeds,
             channel_factories=options.channel_factories,
             stream_handler_factory=options.stream_handler_factory,
+            slack_rate_per_s=options.slack_rate_per_s,
         )
     )
     stop = threading.Event()

@@ -55,6 +55,8 @@ class RuntimeConfig:
     aws_endpoint: str | None = None
     prefix: str = PREFIX
     slack_seeds: Sequence[SlackSeed] = ()
+    # The Slack stand-in's chat.postMessage rate per workspace (None: unlimited); see SlackFake.
+    slack_rate_per_s: float | None = None
     # Library hook: build a channel with another factory than the registry's (same signature).
     channel_factories: Mapping[str, ChannelFactory] = field(default_factory=dict)
     # Library hook (the isolation benchmark's model of the earlier design): read the stream with this
@@ -66,7 +68,9 @@ class LocalRuntime:
     def __init__(self, config: RuntimeConfig) -> None:
         self.config = config
         self.endpoint = AwsEndpoint(config.aws_endpoint)
-        self.slack: SlackFake | None = None if config.slack_url else SlackFake(config.faults)
+        self.slack: SlackFake | None = (
+            None if config.slack_url else SlackFake(config.faults, rate_per_s=config.slack_rate_per_s)
+        )
         self.github: GitHubFake | None = None if config.github_url else GitHubFake(config.faults)
         self._servers: list[HttpFake] = []
         self.resources: Resources | None = None

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fanout.local.events_file import PutEvent, PutSecret, PutTask, QueueMessage, Sleep, Step, to_item
+from fanout.dynamo import to_item
+from fanout.local.events_file import PutEvent, PutSecret, PutTask, QueueMessage, Sleep, Step
 from fanout.local.provision import Resources, ensure_secret
 
 

@@ -8,24 +8,12 @@ from typing import Any
 
 import pytest
 
+from fanout.dynamo import to_attribute
+
 _sequence = itertools.count(1000)
 
 
-def attribute(value: Any) -> dict[str, Any]:
-    """A plain value as a DynamoDB attribute value (what the stream delivers)."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int | float):
-        return {"N": str(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, dict):
-        return {"M": {k: attribute(v) for k, v in value.items()}}
-    if isinstance(value, list):
-        return {"L": [attribute(v) for v in value]}
-    raise TypeError(type(value))
+attribute = to_attribute  # a plain value as a DynamoDB attribute value (what the stream delivers)
 
 
 StreamRecord = Callable[..., dict[str, Any]]

@@ -47,28 +47,46 @@ class CallLog:
             return len(self._calls)
 
 
-@dataclass
-class _Window:
+@dataclass(frozen=True)
+class AnnouncedWindow:
+    """One Retry-After (or reset) window: announced for a scope, to the container whose call got it."""
+
+    scope: str
     announced_at: float
     until: float
     container: str | None
+    api: str | None = None  # the one API method the window limits (None: every call in the scope)
 
 
 @dataclass
 class RetryAfterWindows:
     """Retry-After (or rate-limit reset) windows a fake announced, per scope."""
 
-    _windows: dict[str, list[_Window]] = field(default_factory=dict)
+    _windows: dict[str, list[AnnouncedWindow]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def announce(self, scope: str, container: str | None, now: float, seconds: float) -> None:
+    def announce(
+        self, scope: str, container: str | None, now: float, seconds: float, api: str | None = None
+    ) -> None:
         with self._lock:
-            self._windows.setdefault(scope, []).append(_Window(now, now + seconds, container))
+            window = AnnouncedWindow(scope, now, now + seconds, container, api)
+            self._windows.setdefault(scope, []).append(window)
 
-    def check(self, scope: str | None, container: str | None, now: float) -> tuple[bool, bool]:
-        """(inside any announced window, inside one announced to this container)."""
+    def all(self) -> list[AnnouncedWindow]:
+        """Every window announced so far, in the order announced per scope."""
+        with self._lock:
+            return [w for windows in self._windows.values() for w in windows]
+
+    def check(
+        self, scope: str | None, container: str | None, now: float, api: str | None = None
+    ) -> tuple[bool, bool]:
+        """(inside any announced window that limits this call, inside one announced to this container)."""
         if scope is None:
             return False, False
         with self._lock:
-            live = [w for w in self._windows.get(scope, []) if w.announced_at <= now < w.until]
+            live = [
+                w
+                for w in self._windows.get(scope, [])
+                if w.announced_at <= now < w.until and (w.api is None or w.api == api)
+            ]
         return bool(live), any(w.container == container and container is not None for w in live)

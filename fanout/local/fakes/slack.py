@@ -19,6 +19,8 @@ from fanout.local.fakes.server import Request, Response
 BOT_USER = "UFANOUTBOT"
 BOT_ID = "BFANOUTBOT"
 SEED_USER = "ULOCALUSER"
+RATE_LIMITED_METHODS = frozenset({"chat.postMessage"})
+RATE_LIMIT_FAULT = "slack_rate"  # Call.fault of a 429 answered by the configured rate, not a schedule
 HISTORY_DEFAULT_LIMIT = 100
 REPLIES_DEFAULT_LIMIT = 1000
 
@@ -66,9 +68,20 @@ class SlackFake:
     """Keeps every message and reaction; answers like Slack; injects the schedule's Slack faults."""
 
     def __init__(
-        self, schedule: FaultSchedule | None = None, *, tokens: dict[str, str] | None = None
+        self,
+        schedule: FaultSchedule | None = None,
+        *,
+        tokens: dict[str, str] | None = None,
+        rate_per_s: float | None = None,
     ) -> None:
+        """`rate_per_s` (default off): chat.postMessage calls allowed per second per workspace, a token
+        bucket holding one second's worth (at least one); beyond it Slack's answer, 429 with Retry-After
+        the whole seconds until the next token (at least 1)."""
+        if rate_per_s is not None and rate_per_s <= 0:
+            raise ValueError(f"rate_per_s must be positive, got {rate_per_s}")
         self.schedule = schedule or FaultSchedule()
+        self.rate_per_s = rate_per_s
+        self._buckets: dict[str, tuple[float, float]] = {}  # team -> (tokens, refilled at)
         self.log = CallLog()
         self.windows = RetryAfterWindows()
         self._tokens: dict[str, str] = dict(tokens or {})  # token -> team id
@@ -112,7 +125,7 @@ class SlackFake:
         token = request.bearer or params.get("token")
         team = self._tokens.get(token) if token else None
         channel = params.get("channel")
-        inside, inside_own = self.windows.check(team, request.container, now)
+        inside, inside_own = self.windows.check(team, request.container, now, method)
         fault_name: str | None = None
 
         def record(status: int, error: str | None) -> None:
@@ -150,6 +163,13 @@ class SlackFake:
             self.windows.announce(team, request.container, now, seconds)
             record(429, "ratelimited")
             return Response(429, {"ok": False, "error": "ratelimited"}, {"retry-after": str(seconds)})
+        wait = self._take_token(team, now) if method in RATE_LIMITED_METHODS else 0.0
+        if wait > 0:
+            fault_name = RATE_LIMIT_FAULT
+            seconds = max(1, math.ceil(wait))
+            self.windows.announce(team, request.container, now, seconds, api=method)
+            record(429, "ratelimited")
+            return Response(429, {"ok": False, "error": "ratelimited"}, {"retry-after": str(seconds)})
         error_fault = self.schedule.first(
             frozenset({FaultKind.SLACK_ERROR}), now, scopes=[channel, team], method=method
         )
@@ -161,6 +181,21 @@ class SlackFake:
         error = None if body.get("ok") else str(body.get("error"))
         record(200, error)
         return Response(200, body)
+
+    def _take_token(self, team: str, now: float) -> float:
+        """Take one of the workspace's tokens: 0 when taken, else the seconds until the next one."""
+        rate = self.rate_per_s
+        if rate is None:
+            return 0.0
+        capacity = max(1.0, rate)
+        with self._lock:
+            tokens, at = self._buckets.get(team, (capacity, now))
+            tokens = min(capacity, tokens + (now - at) * rate)
+            if tokens >= 1.0:
+                self._buckets[team] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[team] = (tokens, now)
+            return (1.0 - tokens) / rate
 
     def _dispatch(self, method: str, params: dict[str, str], team: str, now: float) -> dict[str, Any]:
         handlers = {

@@ -21,6 +21,7 @@ from consumers.runtime.channel import Prepared
 from consumers.runtime.clients import Clients
 from consumers.runtime.outcomes import Outcome, Retry
 from consumers.runtime.settings import ConsumerSettings
+from fanout.dynamo import to_attribute
 from fanout.events import TaskEvent
 
 from .fake_github import FakeGitHub
@@ -101,7 +102,7 @@ class GitHubEnv:
             {"repo": "acme/widgets", "pr_number": 42, "pr_url": "https://github.com/acme/widgets/pull/42"}
         )
         task.update(fields)
-        item = {k: _attribute(v) for k, v in task.items() if v is not None}
+        item = {k: to_attribute(v) for k, v in task.items() if v is not None}
         self.dynamodb.put_item(TableName=self.table, Item=item)
         return str(task["task_id"])
 
@@ -197,17 +198,3 @@ def github_env(aws_client: Callable[[str], Any], unique_name: Callable[[str], st
     channel = GitHubChannel(settings=settings, clients=clients, clock=clock, sleep=clock.sleep, logger=logger)
     yield GitHubEnv(table, default_secret, dynamodb, secrets, clock, github, channel, log, settings, clients)
     http.close()
-
-
-def _attribute(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int | float):
-        return {"N": str(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, dict):
-        return {"M": {k: _attribute(v) for k, v in value.items()}}
-    if isinstance(value, list):
-        return {"L": [_attribute(v) for v in value]}
-    raise TypeError(type(value))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from consumers.github.render import RENDERERS, UNKNOWN_ERROR, format_duration, marker, render_body
+from consumers.github.render import RENDERERS, UNKNOWN_ERROR, marker, render_body
 from fanout import registry
 from fanout.events import TaskEvent
 
@@ -108,8 +108,3 @@ def test_an_unsafe_pr_url_is_not_linked() -> None:
     body = render_body(event("pr_created"), task(pr_number=3, pr_url="javascript:alert(1)"))
     assert "javascript" not in body
     assert "**Pull request opened**: #3" in body
-
-
-@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59.9, "59s"), (252, "4m 12s"), (3900, "1h 5m")])
-def test_format_duration(seconds: float, text: str) -> None:
-    assert format_duration(seconds) == text

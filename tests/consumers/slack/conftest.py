@@ -21,7 +21,7 @@ from consumers.runtime.clients import Clients
 from consumers.runtime.outcomes import Outcome, Retry
 from consumers.runtime.settings import ConsumerSettings
 from consumers.slack.channel import SlackChannel
-from fanout.dynamo import from_item
+from fanout.dynamo import from_item, to_attribute
 from fanout.events import TaskEvent
 
 from .fake_slack import FakeSlack
@@ -103,7 +103,7 @@ class SlackEnv:
             "channel_metadata": {"slack_team_id": self.team, "slack_channel_id": "C100", **(meta or {})},
         }
         task.update(fields)
-        item = {k: _attribute(v) for k, v in task.items() if v is not None}
+        item = {k: to_attribute(v) for k, v in task.items() if v is not None}
         self.dynamodb._client.put_item(TableName=self.table, Item=item)
         return str(task["task_id"])
 
@@ -213,17 +213,3 @@ def make_slack_env(
 @pytest.fixture
 def slack_env(make_slack_env: MakeSlackEnv) -> SlackEnv:
     return make_slack_env()
-
-
-def _attribute(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int | float):
-        return {"N": str(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, dict):
-        return {"M": {k: _attribute(v) for k, v in value.items()}}
-    if isinstance(value, list):
-        return {"L": [_attribute(v) for v in value]}
-    raise TypeError(type(value))

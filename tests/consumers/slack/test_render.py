@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from consumers.slack.render import RENDERERS, duration, message_metadata, render
+from consumers.slack.render import RENDERERS, message_metadata, render
 from fanout import registry
 from fanout.events import TaskEvent
 
@@ -142,11 +142,6 @@ def test_no_message_ever_says_none_or_undefined(event_type: str) -> None:
         assert "None" not in text
         assert "undefined" not in text
         assert "null" not in text
-
-
-@pytest.mark.parametrize(("seconds", "text"), [(45, "45s"), (252, "4m 12s"), (60, "1m 0s"), (3725, "1h 2m")])
-def test_duration_format(seconds: float, text: str) -> None:
-    assert duration(seconds) == text
 
 
 def test_metadata_names_the_event_for_reconciliation() -> None:

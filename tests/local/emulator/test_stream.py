@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import time
 
+from fanout.dynamo import to_item
 from fanout.local.emulator.stream import StreamPoller
-from fanout.local.events_file import to_item
 
 
 def make_events_table(aws_client, unique_name) -> tuple[str, str]:
