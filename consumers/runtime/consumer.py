@@ -1,22 +1,23 @@
 """The per-message flow of the shared consumer runtime (the order of calls is in channel.py).
 
-`decide` walks the flow and returns a Disposition; `apply` performs it (DLQ, visibility, telemetry).
+`decide` walks the flow and returns a Disposition; applying.py performs it (DLQ, visibility, telemetry).
 An attempt is a real provider call that failed; every other wait costs none. Every wait is a visibility
 timeout: nothing here sleeps.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from consumers.runtime import budget, dlq_attributes
 from consumers.runtime import telemetry as keys
+from consumers.runtime.applying import ERROR_CHARS, Applier, BatchMemory
 from consumers.runtime.backoff import RandomSource, clamp_delay, retry_delay
 from consumers.runtime.channel import Channel, Clock, Prepared
-from consumers.runtime.clients import Clients
-from consumers.runtime.dead_letter import DeadLetter, DeadLetterFailed, DeadLetterQueue
+from consumers.runtime.clients import HTTP_TIMEOUT, Clients
+from consumers.runtime.dead_letter import DeadLetterQueue
 from consumers.runtime.dispositions import Disposition, Done, Later, MessageFailed, ToDeadLetter
 from consumers.runtime.ledger import (
     CLAIMED,
@@ -32,21 +33,21 @@ from consumers.runtime.queue_message import QueueMessage
 from consumers.runtime.rate_limits import RateLimitMemory
 from consumers.runtime.redact import safe_error
 from consumers.runtime.settings import ConsumerSettings
-from consumers.runtime.source_queue import QueueCallFailed, SourceQueue
+from consumers.runtime.source_queue import SourceQueue
 from consumers.runtime.telemetry import Telemetry
 from fanout.events import MalformedMessage, TaskEvent
 
+__all__ = ["BatchMemory", "Consumer"]
+
 T = TypeVar("T")
-_ERROR_CHARS = 300
-
-
-@dataclass
-class BatchMemory:
-    """What one invocation remembers across its records: the delay each failed group got, and which
-    messages the record handler saw (the FIFO processor fails the rest of a failed group unseen)."""
-
-    group_delays: dict[str, int] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
+# A record is not started with less than this left of the invocation: one provider call that runs into its
+# HTTP timeouts (clients.HTTP_TIMEOUT: connect + read, 13 s), plus 2 s for the ledger and queue writes that
+# settle the message after it. A record cut off by the function timeout leaves its group in flight for the
+# queue's whole visibility timeout (and an expired claim to reconcile); one sent back early waits 1 s.
+_SETTLE_S = 2.0
+TIME_MARGIN_S = (HTTP_TIMEOUT.connect or 0.0) + (HTTP_TIMEOUT.read or 0.0) + _SETTLE_S
+OUT_OF_TIME = "out_of_time"
+OUT_OF_TIME_DELAY_S = 1
 
 
 class Consumer:
@@ -70,31 +71,59 @@ class Consumer:
             channel=settings.channel,
             claim_ttl_s=settings.claim_ttl_s,
         )
-        self._dlq = DeadLetterQueue(clients.sqs, settings.dlq_url)
         self.queue = SourceQueue(clients.sqs, settings.queue_url)
         self.rate_limits = RateLimitMemory()
+        self._applier = Applier(
+            channel=settings.channel,
+            ledger=self._ledger,
+            dlq=DeadLetterQueue(clients.sqs, settings.dlq_url),
+            queue=self.queue,
+            rate_limits=self.rate_limits,
+            telemetry=telemetry,
+            clock=clock,
+            wait=lambda message, reason, attempt: self._wait(message, reason, attempt=attempt),
+        )
 
     # -- the record handler -----------------------------------------------------------------------
 
     def handle(self, record: Mapping[str, Any], batch: BatchMemory) -> None:
-        """Process one SQS record; raises MessageFailed when the message must stay on the queue."""
+        """Process one SQS record; raises MessageFailed when the message must stay on the queue. Nothing
+        else escapes: whatever goes wrong, the message gets a delay, so its group is not left in flight
+        for the queue's whole visibility timeout."""
         message = QueueMessage.from_record(record)
         batch.seen.add(message.message_id)
+        event: TaskEvent | None = None
         try:
-            event = TaskEvent.from_body(message.body)
-        except MalformedMessage as exc:
-            letter = ToDeadLetter(dlq_attributes.REASON_MALFORMED, str(exc), attempts=0, uncertain=False)
-            self._apply(message, None, letter, batch)
-            return
-        try:
-            disposition = self.decide(message, event)
+            if batch.time_left_below(TIME_MARGIN_S):
+                later = Later(OUT_OF_TIME_DELAY_S, OUT_OF_TIME, keys.DEFERRED)
+                self._applier.send_back(message, None, later, batch)
+            try:
+                event = TaskEvent.from_body(message.body)
+            except Exception as exc:  # MalformedMessage, or what a hostile body does to json (RecursionError)
+                error = str(exc) if isinstance(exc, MalformedMessage) else _describe(exc)
+                letter = ToDeadLetter(dlq_attributes.REASON_MALFORMED, error, attempts=0, uncertain=False)
+                self._applier.apply(message, None, letter, batch)
+                return
+            self._applier.apply(message, event, self._decide_safely(message, event), batch)
+        except MessageFailed:
+            raise
         except Exception as exc:  # a runtime bug must not leave the group in flight for the queue timeout
-            key = self._telemetry.key("runtime_error")
-            self._telemetry.logger.exception(key, extra={"event": key, "message_id": message.message_id})
-            disposition = self._wait(
-                message, f"runtime_error:{_describe(exc)}", attempt=message.receive_count
-            )
-        self._apply(message, event, disposition, batch)
+            self._applier.send_back_anyway(message, event, self._runtime_error(message, event, exc), batch)
+
+    def _decide_safely(self, message: QueueMessage, event: TaskEvent) -> Disposition:
+        try:
+            return self.decide(message, event)
+        except Exception as exc:
+            return self._runtime_error(message, event, exc)
+
+    def _runtime_error(self, message: QueueMessage, event: TaskEvent | None, exc: Exception) -> Later:
+        key = self._telemetry.key("runtime_error")
+        extra = {"event": key, "message_id": message.message_id}
+        if event is not None:
+            extra.update(task_id=event.task_id, event_id=event.event_id)
+        with contextlib.suppress(Exception):
+            self._telemetry.logger.exception(key, extra=extra)
+        return self._wait(message, f"runtime_error:{_describe(exc)}", attempt=message.receive_count)
 
     # -- deciding -----------------------------------------------------------------------------------
 
@@ -177,13 +206,16 @@ class Consumer:
                 claim.claim_id,
                 attempt_failed=outcome.costs_attempt,
                 uncertain=uncertain,
-                last_error=safe_error(outcome.reason, _ERROR_CHARS),
+                last_error=safe_error(outcome.reason, ERROR_CHARS),
                 now=now,
             )
         except LedgerUnavailable as exc:
-            # The claim stays until it expires; coming back earlier would only find it held.
+            # The claim stays until it expires; coming back earlier would only find it held. The stretch is
+            # this message's alone: the rate-limit horizon stays the provider's own wait (`limit_s`).
             self._telemetry.problem("ledger_release_failed", event, str(exc))
-            delay = max(delay, self._clamp(self._settings.claim_ttl_s, message, now))
+            stretched = max(delay, self._clamp(self._settings.claim_ttl_s, message, now))
+            kind = keys.RETRY if outcome.costs_attempt else keys.DEFERRED
+            return Later(stretched, outcome.reason, kind, attempts, outcome.rate_limit_key, limit_s=delay)
         kind = keys.RETRY if outcome.costs_attempt else keys.DEFERRED
         return Later(delay, outcome.reason, kind, attempts, outcome.rate_limit_key)
 
@@ -239,104 +271,6 @@ class Consumer:
         uncertain = bool(entry and (entry.uncertain or entry.state == CLAIMED))
         return ToDeadLetter(dlq_attributes.REASON_BUDGET, error, attempts, uncertain)
 
-    # -- applying -----------------------------------------------------------------------------------
-
-    def _apply(
-        self, message: QueueMessage, event: TaskEvent | None, disposition: Disposition, batch: BatchMemory
-    ) -> None:
-        if isinstance(disposition, Later):
-            self._send_back(message, event, disposition, batch)
-        elif isinstance(disposition, ToDeadLetter):
-            self._dead_letter(message, event, disposition, batch)
-        elif event is not None and disposition.outcome == keys.DELIVERED:
-            self._telemetry.delivered(event, now=self._clock(), detail=disposition.reason)
-        elif event is not None:
-            self._telemetry.skipped(event, disposition.reason)
-
-    def _send_back(
-        self, message: QueueMessage, event: TaskEvent | None, later: Later, batch: BatchMemory
-    ) -> NoReturn:
-        if later.limited_key is not None and later.kind != keys.RATE_LIMITED:
-            self.rate_limits.note(later.limited_key, self._clock() + later.delay_s)
-        try:
-            self.queue.delay(message.receipt_handle, later.delay_s)
-        except QueueCallFailed as exc:
-            self._telemetry.problem("visibility_failed", event, str(exc), delay_s=later.delay_s)
-        if message.group_id:
-            batch.group_delays[message.group_id] = later.delay_s
-        if event is None:
-            self._telemetry.deferred(None, later.reason, later.delay_s)
-        elif later.kind == keys.RETRY:
-            limited = later.limited_key is not None
-            self._telemetry.retry(
-                event, later.reason, later.delay_s, attempts=later.attempts, limited=limited
-            )
-        elif later.kind == keys.RATE_LIMITED:
-            self._telemetry.rate_limited(event, later.limited_key or "", later.delay_s)
-        else:
-            self._telemetry.deferred(event, later.reason, later.delay_s)
-        raise MessageFailed(later.delay_s, later.reason)
-
-    def _dead_letter(
-        self, message: QueueMessage, event: TaskEvent | None, letter: ToDeadLetter, batch: BatchMemory
-    ) -> None:
-        now = self._clock()
-        loose = message.loose_fields() if event is None else {}
-        dead = DeadLetter(
-            reason=letter.reason,
-            last_error=letter.last_error,
-            attempts=letter.attempts,
-            first_received_at=message.first_received_or(now),
-            channel=self._settings.channel,
-            task_id=event.task_id if event else loose.get("task_id"),
-            event_type=event.event_type if event else loose.get("event_type"),
-        )
-        try:
-            self._dlq.send(message, dead)
-        except DeadLetterFailed as exc:
-            self._telemetry.problem("dlq_send_failed", event, str(exc), dlq_reason=letter.reason)
-            if event is not None and letter.claim is not None:
-                self._release_quietly(event, letter)
-            retry = self._wait(message, "dlq_send_failed", attempt=message.receive_count)
-            self._send_back(message, event, retry, batch)
-        try:
-            # Now rather than when the batch returns: a crash in between would bring the message back
-            # and leave a stale copy on the DLQ.
-            self.queue.delete(message.receipt_handle)
-        except QueueCallFailed as exc:
-            self._telemetry.problem("delete_failed", event, str(exc))
-        if event is not None:
-            try:
-                self._ledger.release_for_redrive(event.event_id, uncertain=letter.uncertain, now=now)
-            except LedgerUnavailable as exc:
-                self._telemetry.problem("ledger_release_failed", event, str(exc))
-        if letter.reason.startswith(dlq_attributes.TERMINAL_PREFIX):
-            self._telemetry.terminal(event, letter.reason)
-        self._telemetry.dead_lettered(
-            event,
-            letter.reason,
-            attempts=letter.attempts,
-            last_error=safe_error(letter.last_error, _ERROR_CHARS),
-            message_id=message.message_id,
-            **({"task_id": loose["task_id"]} if "task_id" in loose else {}),
-        )
-
-    def _release_quietly(self, event: TaskEvent, letter: ToDeadLetter) -> None:
-        """The DLQ refused the message: free the claim so its retry is not held back by it, keeping the
-        attempt this one cost (an exhausted budget then dead-letters at the next claim, with no call)."""
-        assert letter.claim is not None
-        try:
-            self._ledger.release(
-                event.event_id,
-                letter.claim.claim_id,
-                attempt_failed=letter.attempts > letter.claim.attempts,
-                uncertain=letter.uncertain,
-                last_error=safe_error(letter.last_error, _ERROR_CHARS),
-                now=self._clock(),
-            )
-        except LedgerUnavailable as exc:
-            self._telemetry.problem("ledger_release_failed", event, str(exc))
-
     # -- helpers ------------------------------------------------------------------------------------
 
     def _guarded(self, call: Callable[[], T], on_error: Callable[[Exception], Retry]) -> T | Retry:
@@ -370,4 +304,4 @@ class Consumer:
 
 
 def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {safe_error(str(exc), _ERROR_CHARS)}"
+    return f"{type(exc).__name__}: {safe_error(str(exc), ERROR_CHARS)}"

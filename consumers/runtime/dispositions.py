@@ -19,13 +19,16 @@ class Done:
 @dataclass(frozen=True)
 class Later:
     """Sent back: invisible for `delay_s`, then retried. `kind` is `retry` (a real attempt failed),
-    `rate_limited` (held back by rate-limit memory) or `deferred` (any other wait that cost no attempt)."""
+    `rate_limited` (held back by rate-limit memory) or `deferred` (any other wait that cost no attempt).
+    `limited_key` is remembered as rate-limited for `limit_s` (the provider's own wait; None: `delay_s`),
+    which can be shorter than `delay_s` when the runtime stretched the message's own wait."""
 
     delay_s: int
     reason: str
     kind: str
     attempts: int = 0
     limited_key: str | None = None
+    limit_s: int | None = None
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,9 @@ class ConsumerHandler:
         self.rate_limits = self._consumer.rate_limits
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        batch = BatchMemory()
+        # Lambda's context says how long the invocation has left; tests and local callers pass None.
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        batch = BatchMemory(remaining_ms=remaining if callable(remaining) else None)
         # skip_group_on_error: a failed message fails only the rest of its own group (task), never the
         # other tasks' messages in the batch.
         processor = SqsFifoPartialProcessor(skip_group_on_error=True)

@@ -172,20 +172,36 @@ class Ledger:
             },
         )
 
-    def release_for_redrive(self, event_id: str, *, uncertain: bool, now: float) -> None:
+    def release_for_redrive(
+        self, event_id: str, *, uncertain: bool, now: float, claimed: bool = True
+    ) -> None:
         """On dead-lettering: forget attempts so a redriven message is delivered, not skipped or
         dead-lettered again at once. An uncertain outcome is kept (as a released item with no attempts)
-        so the redriven message reconciles before sending. A completed event is never touched."""
+        so the redriven message reconciles before sending. A completed event is never touched.
+
+        `claimed=False`: the message is dead-lettered without this attempt having claimed the event (prepare
+        ended it, or the age budget), so `uncertain` says nothing about earlier attempts. The item is then
+        deleted only when it is a released item without uncertainty; an uncertain one, or a claim (which
+        may have sent), is kept as uncertain with its attempts reset."""
         key = {LEDGER_PARTITION_KEY: {"S": self.key(event_id)}}
-        not_done = {
-            "ConditionExpression": f"attribute_not_exists({LEDGER_PARTITION_KEY}) OR #state <> :done",
-            "ExpressionAttributeNames": {"#state": "state"},
-        }
+        absent = f"attribute_not_exists({LEDGER_PARTITION_KEY})"
+        names = {"#state": "state"}
         if not uncertain:
-            self._conditional(
-                "delete_item", Key=key, ExpressionAttributeValues={":done": {"S": DONE}}, **not_done
+            values: dict[str, Any]
+            if claimed:
+                condition, values = f"{absent} OR #state <> :done", {":done": {"S": DONE}}
+            else:
+                condition = f"{absent} OR (#state = :released AND uncertain = :false)"
+                values = {":released": {"S": RELEASED}, ":false": {"BOOL": False}}
+            deleted = self._conditional(
+                "delete_item",
+                Key=key,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
-            return
+            if deleted or claimed:
+                return  # (claimed and not deleted: the event is done)
         item = {
             **key,
             "state": {"S": RELEASED},
@@ -194,7 +210,13 @@ class Ledger:
             "uncertain": {"BOOL": True},
             LEDGER_TTL_ATTRIBUTE: {"N": _num(now + DONE_RETENTION_S)},
         }
-        self._conditional("put_item", Item=item, ExpressionAttributeValues={":done": {"S": DONE}}, **not_done)
+        self._conditional(
+            "put_item",
+            Item=item,
+            ConditionExpression=f"{absent} OR #state <> :done",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":done": {"S": DONE}},
+        )
 
     def peek(self, event_id: str) -> LedgerEntry | None:
         response = self._call("get_item", Key=self._key_value(event_id), ConsistentRead=True)

@@ -36,7 +36,7 @@ class QueueMessage:
         """task_id / event_type / event_id read from a body that failed to parse, when they are there."""
         try:
             data = json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             return {}
         if not isinstance(data, dict):
             return {}

@@ -9,7 +9,9 @@ from typing import Any
 import boto3
 
 from fanout import registry
-from fanout.local.events_file import PutTask
+from fanout.dynamo import to_item
+from fanout.local.events_file import PutSecret
+from fanout.local.provision import SLACK_SECRET_PREFIX, local_slack_token, table_names
 from fanout.local.runner import RunOptions, RunResult, run_local
 from fanout.local.scenarios import GONE_CHANNEL, TEAM
 from fanout.ops.filters import RedriveFilter
@@ -46,7 +48,8 @@ def test_poison_then_fix_then_redrive_delivers_once(
     dlq = sqs.get_queue_url(QueueName=registry.dlq_name(prefix, "slack"))["QueueUrl"]
     queue = sqs.get_queue_url(QueueName=registry.queue_name(prefix, "slack"))["QueueUrl"]
 
-    # The fix: the task's Slack channel was archived and replaced; its record now names the new one.
+    # The fix, made before the redrive as an operator would: the task's Slack channel was archived and
+    # replaced, and its record now names the new one.
     fixed_task = {
         "task_id": "task-gone",
         "user_id": "u-1",
@@ -55,12 +58,17 @@ def test_poison_then_fix_then_redrive_delivers_once(
         "channel_source": "slack",
         "channel_metadata": {"slack_team_id": TEAM, "slack_channel_id": FIXED_CHANNEL},
     }
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    dynamodb.put_item(TableName=table_names(prefix)[0], Item=to_item(fixed_task))
     dry = redrive_client(sqs, dlq, queue, RedriveFilter(reason="terminal:"), dry_run=True)
     assert (dry.matched, dry.moved) == (1, 0)
     moved = redrive_client(sqs, dlq, queue, RedriveFilter(reason="terminal:"))
     assert (moved.matched, moved.moved, moved.failed) == (1, 1, [])
 
-    redelivered = run(steps=[PutTask(fixed_task)])
+    # Nothing new is written; the run only drains. The secret step makes the fresh Slack stand-in know
+    # the workspace's token (the secret itself is unchanged).
+    token = PutSecret(f"{SLACK_SECRET_PREFIX}{TEAM}", local_slack_token(TEAM))
+    redelivered = run(steps=[token])
     assert redelivered.exit_code == 0
     assert redelivered.slack is not None
     posts = redelivered.slack.messages(channel=FIXED_CHANNEL, include_deleted=True)

@@ -213,12 +213,14 @@ class ConsumerEnv:
         )
         return list(response.get("Messages", []))
 
-    def run_batch(self, handler: ConsumerHandler) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def run_batch(
+        self, handler: ConsumerHandler, context: Any = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Receive a batch, invoke the handler as Lambda does, delete what succeeded."""
         messages = self.receive()
         records = [lambda_record(m, self.queue_arn) for m in messages]
         self.last_records = records
-        response = handler({"Records": records}, None)
+        response = handler({"Records": records}, context)
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         for record in records:
             if record["messageId"] not in failed:
@@ -252,6 +254,19 @@ class ConsumerEnv:
             ConsistentRead=True,
         ).get("Item")
         return dict(item) if item else None
+
+
+class FakeLambdaContext:
+    """Lambda's context as far as the runtime reads it: the milliseconds left, one scripted value per
+    call (the last one repeats)."""
+
+    def __init__(self, *remaining_ms: int) -> None:
+        self._remaining = list(remaining_ms)
+        self.calls = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.calls += 1
+        return int(_next(self._remaining))
 
 
 def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:

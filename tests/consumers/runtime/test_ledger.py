@@ -159,3 +159,37 @@ def test_peek_reads_the_entry(make_ledger: MakeLedger) -> None:
     assert entry is not None
     assert entry.live_claim(NOW + 1)
     assert not entry.live_claim(NOW + TTL)
+
+
+def released(ledger: Ledger, event_id: str, *, uncertain: bool) -> None:
+    claim = ledger.claim(event_id, NOW)
+    assert isinstance(claim, Claimed)
+    ledger.release(
+        event_id, claim.claim_id, attempt_failed=True, uncertain=uncertain, last_error="x", now=NOW
+    )
+
+
+def test_an_unclaimed_redrive_release_deletes_only_a_certain_released_item(make_ledger: MakeLedger) -> None:
+    ledger, db, table = make_ledger()
+    released(ledger, "sure", uncertain=False)
+    released(ledger, "maybe", uncertain=True)
+    ledger.claim("dead", NOW - TTL - 1)  # an attempt that died: it may have sent
+    ledger.claim("done", NOW)
+    ledger.complete("done", NOW)
+
+    for event_id in ("sure", "maybe", "dead", "done", "absent"):
+        ledger.release_for_redrive(event_id, uncertain=False, now=NOW, claimed=False)
+
+    assert raw_item(db, table, "slack#sure") == {}
+    assert raw_item(db, table, "slack#absent") == {}
+    for kept in ("maybe", "dead"):
+        item = raw_item(db, table, f"slack#{kept}")
+        assert (item["state"], item["uncertain"], item["attempts"]) == (
+            {"S": "released"},
+            {"BOOL": True},
+            {"N": "0"},
+        )
+        again = ledger.claim(kept, NOW + 1)
+        assert isinstance(again, Claimed)
+        assert (again.previous_uncertain, again.attempts) == (True, 0)
+    assert ledger.claim("done", NOW + 1) == AlreadyDone()
