@@ -77,12 +77,12 @@ def legacy_stream_handler(
             settings = containers.consumer_settings(resources, channel, api_urls[name])
             factory = factories.get(name) or containers.channel_factory(name)
             channels[name] = factory(settings, clients, time.time)
-        return _Handler(channels, stats, retry_attempts)
+        return LegacyHandler(channels, stats, retry_attempts)
 
     return build
 
 
-class _Handler:
+class LegacyHandler:
     def __init__(self, channels: Mapping[str, Any], stats: LegacyStats, retry_attempts: int) -> None:
         self._channels = channels
         self._stats = stats

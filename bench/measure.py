@@ -6,11 +6,18 @@
 - repeat writes: a Delivered outcome for a (channel, event) already delivered (the provider applied the
   same event again: a harmless PATCH on GitHub, a second post on Slack);
 - calls per delivered message, and calls landing inside an announced Retry-After window: all of them,
-  those inside a window announced to the very container, and the excess beyond the first per container;
+  those inside a window announced to the very container, and the excess: for each window the stand-in
+  announced (a 429/403 with Retry-After for a scope), each container may make one call inside it (the
+  one through which it learns of the window); the excess is the calls beyond that, summed over windows
+  and containers (a call inside two overlapping windows counts in both), next to the number of distinct
+  calls that were a container's second or later call inside some window;
 - latency (delivery time minus the event's write time) p50/p99 per channel for the events written while
   the fault was on (the same window in the baseline);
-- drain: from the fault's end until every event written before it was delivered on every channel, next
-  to the ideal: the backlog at the fault's end divided by the channel rate (see `channel_rate`).
+- drain: backlog = events written before the fault's end and not yet delivered then; drain time = from
+  the fault's end until the last of them was delivered; ideal = backlog / configured rate. With a rate
+  per scope (Slack: posts/s per workspace), the ideal is the largest per-scope backlog / rate, since
+  one workspace's bucket cannot drain another's backlog (equal to backlog / (rate x workspaces) when the
+  backlog is spread evenly, which is also reported).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.recording import Delivery
-from fanout.local.fakes.calllog import Call
+from fanout.local.fakes.calllog import AnnouncedWindow, Call
 
 SLACK = "slack"
 GITHUB = "github"
@@ -45,12 +52,19 @@ class ChannelFigures:
     calls_per_delivered: float | None
     inside_retry_after: int
     inside_own_retry_after: int
-    inside_retry_after_excess: int  # beyond the first per container
+    inside_retry_after_excess: int  # beyond the first per container, per window
+    inside_retry_after_excess_calls: int  # distinct calls that were a 2nd+ call inside some window
+    inside_retry_after_excess_answered_ok: int  # ... that the provider accepted (it had lifted the limit)
+    rate_limited: int  # Retry-After windows announced (calls answered 429, or 403 rate limit)
     latency_p50_s: float | None
     latency_p99_s: float | None
     latency_samples: int
     backlog_at_fault_end: int
+    backlog_largest_scope: int
     drain_s: float | None
+    rate_per_s: float | None  # configured, per scope
+    drain_ideal_s: float | None  # largest per-scope backlog / rate
+    drain_ideal_even_s: float | None  # backlog / (rate x scopes)
     mean_service_s: float | None
 
 
@@ -74,12 +88,29 @@ def github_duplicates(calls: Iterable[Call]) -> int:
     return sum(n - 1 for n in posts.values() if n > 1)
 
 
-def retry_after_figures(calls: Iterable[Call]) -> tuple[int, int, int]:
-    inside = [c for c in calls if c.inside_retry_after]
+def retry_after_figures(
+    calls: Iterable[Call], windows: Iterable[AnnouncedWindow]
+) -> tuple[int, int, int, int, int]:
+    """(calls inside any window, inside one announced to the same container, excess per window summed,
+    distinct excess calls, of which the provider answered OK). A window's announcing call is inside it
+    (it is that container's first). A window limited to one API method counts only calls to it."""
+    all_calls = list(calls)
+    inside = [c for c in all_calls if c.inside_retry_after]
     own = sum(1 for c in inside if c.inside_own_retry_after)
-    per_container = Counter(c.container for c in inside)
-    excess = sum(n - 1 for n in per_container.values() if n > 1)
-    return len(inside), own, excess
+    excess = 0
+    excess_calls: set[int] = set()
+    for window in windows:
+        per_container: dict[str | None, list[int]] = {}
+        for index, c in enumerate(all_calls):
+            limited = window.api is None or c.api == window.api
+            if c.scope == window.scope and limited and window.announced_at <= c.t < window.until:
+                per_container.setdefault(c.container, []).append(index)
+        for indexes in per_container.values():
+            ordered = sorted(indexes, key=lambda i: all_calls[i].t)
+            excess += len(ordered) - 1
+            excess_calls.update(ordered[1:])
+    answered_ok = sum(1 for i in excess_calls if all_calls[i].ok)
+    return len(inside), own, excess, len(excess_calls), answered_ok
 
 
 def channel_figures(
@@ -90,7 +121,12 @@ def channel_figures(
     calls: list[Call],
     duplicates: int,
     fault: Window,
+    windows: Iterable[AnnouncedWindow] = (),
+    scope_of: Mapping[str, str] | None = None,
+    scopes: int = 1,
+    rate_per_s: float | None = None,
 ) -> ChannelFigures:
+    """`scope_of` maps event id to its rate scope (Slack workspace); `rate_per_s` is per scope."""
     mine = sorted((d for d in deliveries if d.channel == channel), key=lambda d: d.delivered_at)
     first: dict[str, Delivery] = {}
     for item in mine:
@@ -103,7 +139,10 @@ def channel_figures(
         if (d := first.get(e)) is not None and d.written_at < fault.end and d.delivered_at > fault.end
     ]
     drain = max((d.delivered_at - fault.end for d in backlog), default=0.0)
-    inside, own, excess = retry_after_figures(calls)
+    per_scope = Counter((scope_of or {}).get(d.event_id, "") for d in backlog)
+    largest = max(per_scope.values(), default=0)
+    announced = list(windows)
+    inside, own, excess, excess_calls, excess_ok = retry_after_figures(calls, announced)
     services = [d.service_s for d in delivered]
     return ChannelFigures(
         expected=len(expected),
@@ -116,21 +155,39 @@ def channel_figures(
         inside_retry_after=inside,
         inside_own_retry_after=own,
         inside_retry_after_excess=excess,
+        inside_retry_after_excess_calls=excess_calls,
+        inside_retry_after_excess_answered_ok=excess_ok,
+        rate_limited=len(announced),
         latency_p50_s=_round(percentile(in_window, 50)),
         latency_p99_s=_round(percentile(in_window, 99)),
         latency_samples=len(in_window),
         backlog_at_fault_end=len(backlog),
+        backlog_largest_scope=largest,
         drain_s=round(drain, 3),
+        rate_per_s=rate_per_s,
+        drain_ideal_s=round(largest / rate_per_s, 3) if rate_per_s else None,
+        drain_ideal_even_s=round(len(backlog) / (rate_per_s * scopes), 3) if rate_per_s else None,
         mean_service_s=_round(sum(services) / len(services)) if services else None,
     )
 
 
-def channel_rate(concurrency: int, mean_service_s: float | None) -> float | None:
-    """Messages per second a channel's consumers deliver when busy: concurrency / mean service time (the
-    time deliver takes for one message, measured in the fault-free run of the same design)."""
-    if not mean_service_s:
-        return None
-    return concurrency / mean_service_s
+def drain_diagnostics(calls: Iterable[Call], scope: str, start: float, end: float) -> dict[str, Any]:
+    """What one scope's provider saw while draining [start, end]: writes that went through, 429s (and
+    their Retry-After), achieved write rate and the longest pause between successful writes."""
+    mine = sorted((c for c in calls if c.scope == scope and start <= c.t <= end), key=lambda c: c.t)
+    writes = [c.t for c in mine if c.ok and c.api == "chat.postMessage"]
+    limited = [c for c in mine if c.status == 429]
+    gaps = [b - a for a, b in zip([start, *writes], [*writes, end], strict=True)]
+    span = end - start
+    return {
+        "scope": scope,
+        "calls": len(mine),
+        "writes_ok": len(writes),
+        "answered_429": len(limited),
+        "write_rate_per_s": round(len(writes) / span, 2) if span > 0 else None,
+        "first_write_after_s": round(writes[0] - start, 2) if writes else None,
+        "longest_pause_s": round(max(gaps, default=0.0), 2),
+    }
 
 
 def as_dict(figures: Mapping[str, ChannelFigures]) -> dict[str, Any]:

@@ -15,9 +15,10 @@ COLUMNS = (
     "dup S/G",
     "repeat writes S/G",
     "calls/msg S/G",
-    "in Retry-After all/own/excess",
+    "429/403 S/G",
+    "in Retry-After all/own/excess (calls, of which OK)",
     "GitHub p50/p99 s (x base)",
-    "drain s (ideal)",
+    "drain s (ideal; backlog)",
     "goals",
 )
 
@@ -47,10 +48,15 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
     for run in result["runs"]:
         ch = run["channels"]
         s, g = ch["slack"], ch["github"]
-        inside = "/".join(
-            str(s[k] + g[k])
-            for k in ("inside_retry_after", "inside_own_retry_after", "inside_retry_after_excess")
+        inside = (
+            "/".join(
+                str(s[k] + g[k])
+                for k in ("inside_retry_after", "inside_own_retry_after", "inside_retry_after_excess")
+            )
+            + f" ({s['inside_retry_after_excess_calls'] + g['inside_retry_after_excess_calls']}, "
+            + f"{s['inside_retry_after_excess_answered_ok'] + g['inside_retry_after_excess_answered_ok']})"
         )
+        drained = ch[run.get("fault_channel") or "slack"]
         ratio = run.get("github_p99_ratio")
         out.append(
             [
@@ -60,9 +66,11 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
                 _pair(run, "duplicates"),
                 _pair(run, "repeat_writes"),
                 _pair(run, "calls_per_delivered"),
+                _pair(run, "rate_limited"),
                 inside,
                 f"{_fmt(g['latency_p50_s'])}/{_fmt(g['latency_p99_s'])} ({_fmt(ratio)}x)",
-                f"{_fmt(run['drain_s'])} ({_fmt(run['drain_ideal_s'])})",
+                f"{_fmt(run['drain_s'])} ({_fmt(run['drain_ideal_s'])}; "
+                f"{drained['backlog_at_fault_end']}, max {drained['backlog_largest_scope']}/ws)",
                 _goals(run.get("goals")),
             ]
         )

@@ -23,7 +23,7 @@ LIFECYCLE = (et.TASK_CREATED, et.SESSION_STARTED, "pr_created", et.TASK_COMPLETE
 
 @dataclass(frozen=True)
 class WorkloadParams:
-    tasks: int = 40
+    tasks: int = 16
     workspaces: int = 4
     github_every: int = 2  # every n-th task has a PR (GitHub events)
     write_s: float = 6.0  # tasks start spread over this window
@@ -31,6 +31,11 @@ class WorkloadParams:
     fault_start_s: float = 2.0
     fault_s: float = 4.0
     retry_after_s: float = 2.0
+    # The Slack stand-in's configured rate: chat.postMessage per second per workspace, a token bucket (one
+    # workspace's channel; Slack allows about one message per second per channel, with short bursts).
+    # 2/s keeps the fault-free run just ahead of the writing and the default run under 3 minutes on two
+    # cores; 0: unlimited.
+    slack_rate_per_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Workload:
     steps: list[Step]
     expected: Expected
     teams: tuple[str, ...]
+    slack_team: dict[str, str]  # event id -> the Slack workspace it posts to
 
 
 def team_id(index: int) -> str:
@@ -59,6 +65,7 @@ def build_workload(params: WorkloadParams) -> Workload:
     tasks: list[PutTask] = []
     timed: list[tuple[float, dict[str, Any]]] = []
     expected: set[tuple[str, str]] = set()
+    slack_team: dict[str, str] = {}
     spacing = params.write_s / max(1, params.tasks)
     for index in range(params.tasks):
         task_id = f"bench-{index:04d}"
@@ -95,6 +102,7 @@ def build_workload(params: WorkloadParams) -> Workload:
                 item["event_type"] = "agent_milestone"
                 item["metadata"] = {"milestone": "pr_created"}
             timed.append((at, item))
+            slack_team[event_id] = team
             for name, spec in registry.CHANNELS.items():
                 if kind in spec.default_subscriptions and (name != registry.GITHUB.name or with_github):
                     expected.add((name, event_id))
@@ -105,7 +113,7 @@ def build_workload(params: WorkloadParams) -> Workload:
             steps.append(Sleep(round(at - clock, 4)))
             clock = at
         steps.append(PutEvent(item, stamp_now=True))
-    return Workload(steps, Expected(frozenset(expected)), teams)
+    return Workload(steps, Expected(frozenset(expected)), teams, slack_team)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 
 from bench import measure
 from bench.recording import Delivery
-from fanout.local.fakes.calllog import Call
+from fanout.local.fakes.calllog import AnnouncedWindow, Call
 
 
 @pytest.fixture
@@ -55,14 +55,38 @@ def test_github_duplicates_count_extra_status_comments_per_task(call: Callable[.
     assert measure.github_duplicates(calls) == 1
 
 
-def test_retry_after_excess_allows_one_call_per_container(call: Callable[..., Call]) -> None:
-    calls = [
-        call(inside_retry_after=True, container="a"),
-        call(inside_retry_after=True, container="b"),
-        call(inside_retry_after=True, inside_own_retry_after=True, container="b"),
-        call(container="c"),
+def test_retry_after_excess_allows_one_call_per_container_per_window(call: Callable[..., Call]) -> None:
+    windows = [
+        AnnouncedWindow("T1", 10.0, 12.0, "a"),  # a learns of it through its own 429 at t=10
+        AnnouncedWindow("T1", 20.0, 21.0, "b"),
     ]
-    assert measure.retry_after_figures(calls) == (3, 1, 1)
+    calls = [
+        call(t=10.0, scope="T1", container="a", status=429),  # announcing call: a's first
+        call(t=10.5, scope="T1", container="b", inside_retry_after=True),  # b's first: how b learns
+        call(t=11.0, scope="T1", container="b", inside_retry_after=True),  # b's second: excess
+        call(t=11.5, scope="T1", container="a", inside_retry_after=True, inside_own_retry_after=True),
+        call(t=11.9, scope="T2", container="a"),  # another scope
+        call(t=12.0, scope="T1", container="a"),  # the window has ended
+        call(t=20.0, scope="T1", container="b", status=429),
+        call(t=20.5, scope="T1", container="a", inside_retry_after=True),  # a's first in the 2nd window
+    ]
+    assert measure.retry_after_figures(calls, windows) == (4, 1, 2, 2, 2)
+
+
+def test_overlapping_windows_count_the_excess_in_each_but_the_call_once(call: Callable[..., Call]) -> None:
+    windows = [AnnouncedWindow("T1", 0.0, 2.0, "a"), AnnouncedWindow("T1", 0.5, 2.5, "b")]
+    calls = [call(t=t, scope="T1", container="c", inside_retry_after=True) for t in (1.0, 1.5)]
+    assert measure.retry_after_figures(calls, windows) == (2, 0, 2, 1, 1)
+
+
+def test_a_window_limited_to_one_method_counts_only_calls_to_it(call: Callable[..., Call]) -> None:
+    windows = [AnnouncedWindow("T1", 0.0, 1.0, "a", api="chat.postMessage")]
+    calls = [
+        call(t=0.0, scope="T1", container="a", api="chat.postMessage", status=429),
+        call(t=0.2, scope="T1", container="a", api="reactions.add", status=200),
+        call(t=0.4, scope="T1", container="a", api="chat.postMessage", status=429),
+    ]
+    assert measure.retry_after_figures(calls, windows)[2:4] == (1, 1)
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -93,6 +117,48 @@ def test_channel_figures_window_backlog_and_lost(delivery: Callable[..., Deliver
     assert figures.drain_s == 1.0
 
 
-def test_channel_rate_is_concurrency_over_service_time() -> None:
-    assert measure.channel_rate(5, 0.05) == pytest.approx(100.0)
-    assert measure.channel_rate(5, None) is None
+def test_drain_ideal_is_the_largest_workspace_backlog_over_the_rate(
+    delivery: Callable[..., Delivery],
+) -> None:
+    deliveries = [
+        delivery("a1", written=3.0, delivered=8.0, channel="slack"),
+        delivery("a2", written=4.0, delivered=9.0, channel="slack"),
+        delivery("a3", written=5.0, delivered=10.0, channel="slack"),
+        delivery("b1", written=5.0, delivered=7.0, channel="slack"),
+        delivery("b2", written=7.0, delivered=12.0, channel="slack"),  # written after the fault: no backlog
+    ]
+    figures = measure.channel_figures(
+        "slack",
+        expected={"a1", "a2", "a3", "b1", "b2"},
+        deliveries=deliveries,
+        calls=[],
+        duplicates=0,
+        fault=measure.Window(2.0, 6.0),
+        scope_of={"a1": "TA", "a2": "TA", "a3": "TA", "b1": "TB", "b2": "TB"},
+        scopes=2,
+        rate_per_s=2.0,
+    )
+    assert (figures.backlog_at_fault_end, figures.backlog_largest_scope) == (4, 3)
+    assert figures.drain_s == 4.0  # the last backlog message (a3) at 10.0, the fault ended at 6.0
+    assert figures.drain_ideal_s == 1.5  # TA's 3 messages at 2/s
+    assert figures.drain_ideal_even_s == 1.0  # 4 messages at 2/s x 2 workspaces
+
+
+def test_drain_diagnostics_count_writes_429s_and_pauses(call: Callable[..., Call]) -> None:
+    post = {"provider": "slack", "api": "chat.postMessage", "http_method": "POST", "scope": "T1"}
+    calls = [
+        call(t=6.5, status=200, **post),
+        call(t=7.0, status=429, error="ratelimited", **post),
+        call(t=9.0, status=200, **post),
+        call(t=9.5, status=200, **{**post, "scope": "T2"}),
+    ]
+    figures = measure.drain_diagnostics(calls, "T1", 6.0, 10.0)
+    assert figures == {
+        "scope": "T1",
+        "calls": 3,
+        "writes_ok": 2,
+        "answered_429": 1,
+        "write_rate_per_s": 0.5,
+        "first_write_after_s": 0.5,
+        "longest_pause_s": 2.5,
+    }
