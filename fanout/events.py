@@ -97,8 +97,9 @@ def parse_stream_record(record: Mapping[str, Any]) -> TaskEvent:
     if event_name == "REMOVE":
         raise SkipRecord("remove")
     dynamodb = record.get("dynamodb")
-    image = dynamodb.get("NewImage") if isinstance(dynamodb, Mapping) else None
-    if not isinstance(image, Mapping):
+    # Concrete dict checks first (ABC checks are slow, and this runs for every stream record).
+    image = dynamodb.get("NewImage") if isinstance(dynamodb, dict | Mapping) else None
+    if not isinstance(image, dict | Mapping):
         raise SkipRecord("no_new_image")
     try:
         item = from_item(image)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,8 +18,6 @@ MAX_BODY_BYTES = 256 * 1024  # SQS's message size limit
 # Renderers show at most a few hundred characters of any metadata text; an oversized event keeps this
 # much of each string rather than being dropped.
 TRUNCATED_TEXT_CHARS = 2000
-# What SQS accepts as a group or deduplication id.
-_SQS_ID = re.compile(r"^[!-~]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ def plan_batch(records: Sequence[Mapping[str, Any]], channels: Iterable[str]) ->
     enabled = tuple(channels)
     plan = BatchPlan()
     routes: dict[str, list[str]] = {}  # event type -> channel names, computed once per batch
-    non_terminal_seen: Counter[tuple[str, str]] = Counter()
+    non_terminal_seen: dict[tuple[str, str], int] = {}
     for index, record in enumerate(records):
         try:
             event = parse_stream_record(record)
@@ -65,32 +62,24 @@ def plan_batch(records: Sequence[Mapping[str, Any]], channels: Iterable[str]) ->
         if body is None:
             plan.skipped["oversized"] += 1
             continue
+        terminal = event.is_terminal
+        group_id, dedup_id = sqs_id(event.task_id), sqs_id(event.event_id)
         for channel in targets:
-            if not event.is_terminal:
+            if not terminal:
                 key = (event.task_id, channel)
-                non_terminal_seen[key] += 1
-                if non_terminal_seen[key] > SPAM_LIMIT_PER_TASK:
+                seen = non_terminal_seen[key] = non_terminal_seen.get(key, 0) + 1
+                if seen > SPAM_LIMIT_PER_TASK:
                     plan.spam_dropped[channel] += 1
                     continue
-            plan.messages.append(_message(index, channel, event, body))
+            plan.messages.append(OutboundMessage(index, channel, group_id, dedup_id, body))
     return plan
-
-
-def _message(index: int, channel: str, event: TaskEvent, body: str) -> OutboundMessage:
-    return OutboundMessage(
-        record_index=index,
-        channel=channel,
-        group_id=sqs_id(event.task_id),
-        dedup_id=sqs_id(event.event_id),
-        body=body,
-    )
 
 
 def sqs_id(value: str) -> str:
     """The value itself when SQS accepts it as a group/dedup id (1-128 printable ASCII characters),
     else a digest of it: still one id per value, so order and deduplication hold; the body keeps the
     real value."""
-    if _SQS_ID.match(value):
+    if len(value) <= 128 and value.isascii() and value.isprintable() and " " not in value and value:
         return value
     return "sha256-" + hashlib.sha256(value.encode()).hexdigest()
 
