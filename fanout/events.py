@@ -66,7 +66,7 @@ class TaskEvent:
             body["metadata"] = self.metadata  # frozen maps are thawed by _json_default as they are met
         if self.source_type is not None:
             body["source_type"] = self.source_type
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+        return _BODY_ENCODER.encode(body)
 
     @classmethod
     def from_body(cls, body: str) -> TaskEvent:
@@ -156,3 +156,7 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# One encoder for every body: json.dumps with options builds a new encoder on each call.
+_BODY_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)

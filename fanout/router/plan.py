@@ -88,11 +88,16 @@ def _fitted_body(event: TaskEvent) -> str | None:
     """The message body, with long metadata texts cut when the whole would exceed SQS's limit; None
     when even that does not fit (the record is skipped and counted, never retried in vain)."""
     body = event.to_body()
-    if len(body.encode()) <= MAX_BODY_BYTES:
+    if body_bytes(body) <= MAX_BODY_BYTES:
         return body
     trimmed = replace(event, metadata={**_cut_texts(event.metadata), "fanout_truncated": True})
     body = trimmed.to_body()
-    return body if len(body.encode()) <= MAX_BODY_BYTES else None
+    return body if body_bytes(body) <= MAX_BODY_BYTES else None
+
+
+def body_bytes(body: str) -> int:
+    """The UTF-8 size, without encoding the (usual) all-ASCII body."""
+    return len(body) if body.isascii() else len(body.encode())
 
 
 def _cut_texts(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from fanout.router.plan import OutboundMessage
+from fanout.router.plan import OutboundMessage, body_bytes
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -63,7 +63,7 @@ def _next_chunk(
             pending.pop(index)
             result.failed_records.add(message.record_index)
             continue
-        message_size = len(message.body.encode())
+        message_size = body_bytes(message.body)
         if message.group_id in groups or (chunk and size + message_size > MAX_BATCH_BYTES):
             groups.add(message.group_id)  # keeps this group's later messages behind this one
             index += 1
