@@ -28,9 +28,10 @@ from consumers.github.tasks import TaskStore, stored_comment_id
 from consumers.github.tokens import NO_TOKEN, Credential, TokenSource
 from consumers.runtime.channel import Clock, Prepared
 from consumers.runtime.clients import Clients
+from consumers.runtime.gates import subscription_gate
 from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped, Terminal
 from consumers.runtime.settings import ConsumerSettings
-from fanout import overrides, registry
+from fanout import registry
 from fanout.dynamo import AttributeValueError
 from fanout.events import TaskEvent
 
@@ -96,22 +97,11 @@ class GitHubChannel:
         return self._comments.deliver(prepared.event, prepared.task, _target(prepared))
 
     def _gate(self, event: TaskEvent, task: Mapping[str, Any]) -> Outcome | None:
-        subscription = overrides.resolve(task.get("notifications"), registry.GITHUB)
-        if subscription.warning:
-            self._logger.warning(
-                "fanout.github.override_warning",
-                extra={
-                    "event": "fanout.github.override_warning",
-                    "task_id": event.task_id,
-                    "warning": subscription.warning,
-                },
-            )
-        if subscription.muted_reason is not None:
-            return Skipped(subscription.muted_reason)
-        if not subscription.wants(event.event_type):
-            return Skipped("not_subscribed")
-        if event.event_type not in RENDERERS:
-            return Skipped("not_renderable")
+        skipped = subscription_gate(
+            event, task, channel=registry.GITHUB, renderable=RENDERERS, logger=self._logger
+        )
+        if skipped is not None:
+            return skipped
         repo = task.get("repo")
         if not isinstance(repo, str) or not repo.strip():
             return Skipped("no_repo")

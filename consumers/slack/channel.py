@@ -7,23 +7,20 @@ workspace and channel; the workspace has a bot token. A throttled task read is a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from aws_lambda_powertools import Logger
 
 from consumers.runtime.channel import Clock, Prepared
 from consumers.runtime.clients import Clients
+from consumers.runtime.gates import subscription_gate
 from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped, Terminal
 from consumers.runtime.settings import ConsumerSettings
-from consumers.slack import logs
 from consumers.slack.api import SlackApi
 from consumers.slack.calls import SlackCalls, rate_limit_key
 from consumers.slack.delivery import SlackDelivery
 from consumers.slack.render import RENDERERS
 from consumers.slack.tasks import AwsError, SlackTarget, TaskStore, aws_code, target_of
 from consumers.slack.tokens import BotToken, NoToken, TokenSource
-from fanout import overrides, registry
+from fanout import registry
 from fanout.dynamo import AttributeValueError
 from fanout.events import TaskEvent
 
@@ -54,9 +51,11 @@ class SlackChannel:
             return Skipped("task_not_found")
         if task.get("channel_source") != SLACK_SOURCE:
             return Skipped("not_slack_task")
-        gate = self._subscription_gate(event, task)
-        if gate is not None:
-            return gate
+        skipped = subscription_gate(
+            event, task, channel=registry.SLACK, renderable=RENDERERS, logger=self._logger
+        )
+        if skipped is not None:
+            return skipped
         target = target_of(task)
         if target is None:
             return Skipped("missing_slack_metadata")
@@ -74,18 +73,6 @@ class SlackChannel:
 
     def deliver(self, prepared: Prepared) -> Outcome:
         return self._delivery.deliver(prepared.event, prepared.task, _target(prepared))
-
-    def _subscription_gate(self, event: TaskEvent, task: Mapping[str, Any]) -> Outcome | None:
-        subscription = overrides.resolve(task.get("notifications"), registry.SLACK)
-        if subscription.warning:
-            logs.note(self._logger, logs.OVERRIDE_WARNING, event, warning=subscription.warning)
-        if subscription.muted_reason is not None:
-            return Skipped(subscription.muted_reason)
-        if not subscription.wants(event.event_type):
-            return Skipped("not_subscribed")
-        if event.event_type not in RENDERERS:
-            return Skipped("not_renderable")
-        return None
 
 
 def build_slack_channel(settings: ConsumerSettings, clients: Clients, clock: Clock) -> SlackChannel:

@@ -16,7 +16,6 @@ UNKNOWN_ERROR = "unknown_error"
 TOKEN_REFETCHED = "token_refetched"
 SLOT_RELEASE_FAILED = "slot_release_failed"
 SLOT_HELD_ELSEWHERE = "slot_held_elsewhere"
-OVERRIDE_WARNING = "override_warning"
 
 
 def key(name: str) -> str:
