@@ -2,7 +2,8 @@
 
 Gates (each a counted skip, logged by the runtime with its reason): the task exists; the channel is not
 muted for it and the event type is subscribed (per-task overrides); the task has a `repo`; it has a
-target (`pr_number`, else `issue_number`).
+target (`pr_number`, else `issue_number`); a non-terminal event is not superseded (the task has ended and
+its comment exists: an old event redriven from the DLQ must not edit the comment back).
 
 Token: the task's `github_token_secret_arn`, else the platform default (`FANOUT_GITHUB_TOKEN_SECRET`).
 A task with neither ends Terminal("no_token"): it is dead-lettered with that reason rather than skipped,
@@ -31,11 +32,13 @@ from consumers.runtime.clients import Clients
 from consumers.runtime.gates import subscription_gate
 from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped, Terminal
 from consumers.runtime.settings import ConsumerSettings
-from fanout import registry
+from fanout import event_types, registry
 from fanout.dynamo import AttributeValueError
 from fanout.events import TaskEvent
 
 TARGET = "target"  # the key of the Target in Prepared.extras
+# Task statuses (data-model.md) after which nothing but a terminal event changes the comment.
+ENDED_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
@@ -109,6 +112,8 @@ class GitHubChannel:
             return Terminal("invalid_repo", "repo is not of the form owner/name")
         if _target_number(task) is None:
             return Skipped("no_target")
+        if _superseded(event, task):
+            return Skipped("superseded")
         return None
 
 
@@ -121,6 +126,18 @@ def _target(prepared: Prepared) -> Target:
     if not isinstance(target, Target):
         raise TypeError("Prepared was not made by the GitHub channel's prepare")
     return target
+
+
+def _superseded(event: TaskEvent, task: Mapping[str, Any]) -> bool:
+    """A non-terminal event for a task that has ended, while its status comment exists: the comment
+    shows (or its terminal event will show) the end, and editing it back to "PR opened" would regress
+    it. Per-task order makes this reachable only through a redrive of an old dead-lettered event. Without
+    a comment the event still posts, so a task whose terminal event is not subscribed still gets one."""
+    return (
+        not event_types.is_terminal(event.event_type)
+        and task.get("status") in ENDED_STATUSES
+        and stored_comment_id(task) is not None
+    )
 
 
 def _target_number(task: Mapping[str, Any]) -> int | None:

@@ -2,7 +2,8 @@
 
 Gates (each a counted skip with its reason, never an error): the task exists; it came from Slack; the
 channel is not muted for it and the event type is subscribed (per-task overrides); it names its Slack
-workspace and channel; the workspace has a bot token. A throttled task read is a Retry.
+workspace and channel; a progress message is not superseded (the terminal message is out); the
+workspace has a bot token. A throttled task read is a Retry.
 """
 
 from __future__ import annotations
@@ -18,14 +19,26 @@ from consumers.slack.api import SlackApi
 from consumers.slack.calls import SlackCalls, rate_limit_key
 from consumers.slack.delivery import SlackDelivery
 from consumers.slack.render import RENDERERS
-from consumers.slack.tasks import AwsError, SlackTarget, TaskStore, aws_code, target_of
+from consumers.slack.tasks import (
+    TERMINAL_SLOT,
+    AwsError,
+    SlackTarget,
+    TaskStore,
+    aws_code,
+    meta_text,
+    target_of,
+)
 from consumers.slack.tokens import BotToken, NoToken, TokenSource
-from fanout import registry
+from fanout import event_types, registry
 from fanout.dynamo import AttributeValueError
 from fanout.events import TaskEvent
 
 TARGET = "target"  # the key of the SlackTarget in Prepared.extras
 SLACK_SOURCE = "slack"
+# Progress messages that mean nothing once the task's terminal message is out. Per-task order means only
+# a redrive of an old dead-lettered event gets here; posting it would swap the thread root's terminal
+# reaction back to a progress one.
+PROGRESS_TYPES = frozenset({event_types.TASK_CREATED, event_types.SESSION_STARTED})
 
 
 class SlackChannel:
@@ -59,6 +72,8 @@ class SlackChannel:
         target = target_of(task)
         if target is None:
             return Skipped("missing_slack_metadata")
+        if event.event_type in PROGRESS_TYPES and meta_text(task, TERMINAL_SLOT) is not None:
+            return Skipped("superseded")
         token = self._tokens.get(target.team_id)
         if isinstance(token, NoToken):
             return Skipped(token.reason)

@@ -134,3 +134,28 @@ def test_the_token_is_read_once_per_container(github_env: GitHubEnv) -> None:
 def test_build_github_channel_has_the_registry_name(github_env: GitHubEnv) -> None:
     channel = build_github_channel(github_env.settings, github_env.clients, github_env.clock)
     assert channel.name == "github"
+
+
+@pytest.mark.parametrize("status", ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"])
+def test_an_old_pr_created_redriven_after_the_task_ended_leaves_the_comment_alone(
+    github_env: GitHubEnv, status: str
+) -> None:
+    task_id = github_env.put_task(status=status, github_comment_id=9001)
+    assert github_env.run(make_event(task_id, "pr_created")) == Skipped("superseded")
+    assert github_env.github.calls == []
+
+
+def test_a_terminal_event_still_edits_the_comment_of_an_ended_task(github_env: GitHubEnv) -> None:
+    task_id = github_env.put_task(status="COMPLETED")
+    first = github_env.run(make_event(task_id, "pr_created"))  # no comment yet: it posts
+    assert not isinstance(first, Skipped)
+    outcome = github_env.run(make_event(task_id, "task_completed"))
+    assert not isinstance(outcome, Skipped)
+    methods = [call.method for call in github_env.github.calls]
+    assert methods.count("POST") == 1
+    assert "PATCH" in methods
+
+
+def test_a_running_task_with_a_comment_is_not_superseded(github_env: GitHubEnv) -> None:
+    task_id = github_env.put_task(status="RUNNING", github_comment_id=9001)
+    assert github_env.run(make_event(task_id, "pr_created")) != Skipped("superseded")

@@ -87,3 +87,22 @@ def test_a_throttled_task_read_is_a_retry(slack_env: SlackEnv) -> None:
     outcome = slack_env.run(make_event(task_id, "task_created"))
     assert outcome == Retry(None, "task_read_failed:ThrottlingException")
     assert slack_env.slack.calls == []
+
+
+@pytest.mark.parametrize("event_type", ["task_created", "session_started"])
+def test_a_progress_event_redriven_after_the_terminal_message_is_superseded(
+    slack_env: SlackEnv, event_type: str
+) -> None:
+    task_id = slack_env.put_task(
+        meta={"slack_thread_ts": "111.000001", "slack_notified_terminal": "01JOLDTERMINALEVENT"}
+    )
+    assert slack_env.run(make_event(task_id, event_type)) == Skipped("superseded")
+    assert slack_env.slack.calls == []
+
+
+def test_an_agent_error_after_the_terminal_message_is_still_posted(slack_env: SlackEnv) -> None:
+    task_id = slack_env.put_task(
+        meta={"slack_thread_ts": "111.000001", "slack_notified_terminal": "01JOLDTERMINALEVENT"}
+    )
+    assert slack_env.run(make_event(task_id, "agent_error", error_type="Crash")) != Skipped("superseded")
+    assert [call.method for call in slack_env.slack.calls].count("chat.postMessage") == 1
