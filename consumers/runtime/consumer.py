@@ -33,6 +33,7 @@ from consumers.runtime.queue_message import QueueMessage
 from consumers.runtime.rate_limits import RateLimitMemory
 from consumers.runtime.redact import safe_error
 from consumers.runtime.settings import ConsumerSettings
+from consumers.runtime.shared_horizons import SharedHorizons
 from consumers.runtime.source_queue import SourceQueue
 from consumers.runtime.telemetry import Telemetry
 from fanout.events import MalformedMessage, TaskEvent
@@ -72,7 +73,14 @@ class Consumer:
             claim_ttl_s=settings.claim_ttl_s,
         )
         self.queue = SourceQueue(clients.sqs, settings.queue_url)
-        self.rate_limits = RateLimitMemory()
+        self.rate_limits = RateLimitMemory(
+            SharedHorizons(
+                clients.dynamodb,
+                table=settings.ledger_table,
+                channel=settings.channel,
+                on_error=self._shared_horizon_failed,
+            )
+        )
         self._applier = Applier(
             channel=settings.channel,
             ledger=self._ledger,
@@ -272,6 +280,10 @@ class Consumer:
         return ToDeadLetter(dlq_attributes.REASON_BUDGET, error, attempts, uncertain)
 
     # -- helpers ------------------------------------------------------------------------------------
+
+    def _shared_horizon_failed(self, what: str, error: str) -> None:
+        """Coordination lost for one call (this container still honours its own windows)."""
+        self._telemetry.problem(f"shared_horizon_{what}_failed", None, error)
 
     def _guarded(self, call: Callable[[], T], on_error: Callable[[Exception], Retry]) -> T | Retry:
         """Channel code must not raise for a provider's answer; if it does anyway, it becomes a Retry."""

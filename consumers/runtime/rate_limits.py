@@ -1,25 +1,63 @@
 """Rate-limit memory of one container: after a provider limited a key (a Slack workspace, a GitHub
-token), every other message for that key waits for the same horizon without calling the provider."""
+token), every other message for that key waits for the same horizon without calling the provider.
+
+With a shared store (shared_horizons.py), each window this container is told of is published for its
+siblings, and while a key is *hot* (this container was limited on it within the last `HOT_S` seconds)
+the shared horizon is read before each call. A key that has not been limited costs no read: a container
+learns of a window it was not told of through its first call into it, which is the one call per
+container per window the provider sees.
+"""
 
 from __future__ import annotations
 
+from typing import Protocol
+
+HOT_S = 120.0
+
+
+class HorizonStore(Protocol):
+    def publish(self, key: str, until: float) -> None: ...
+
+    def read(self, key: str) -> float | None: ...
+
 
 class RateLimitMemory:
-    def __init__(self) -> None:
+    def __init__(self, shared: HorizonStore | None = None, *, hot_s: float = HOT_S) -> None:
         self._horizons: dict[str, float] = {}
+        self._hot_until: dict[str, float] = {}
+        self._shared = shared
+        self._hot_s = hot_s
 
     def note(self, key: str, until: float) -> None:
         """Remember that `key` is limited until `until` (epoch seconds); a later horizon wins."""
-        self._horizons[key] = max(until, self._horizons.get(key, until))
+        self._remember(key, until)
+        if self._shared is not None:
+            self._shared.publish(key, until)
 
     def horizon(self, key: str | None, now: float) -> float | None:
         """When `key` may be called again, or None when it is not limited now."""
         if key is None:
             return None
         until = self._horizons.get(key)
-        if until is None:
-            return None
-        if until <= now:
+        if until is not None and until <= now:
             del self._horizons[key]
-            return None
+            until = None
+        if until is None and self._shared is not None and self._is_hot(key, now):
+            shared = self._shared.read(key)
+            if shared is not None and shared > now:
+                self._remember(key, shared)
+                until = shared
         return until
+
+    def _remember(self, key: str, until: float) -> None:
+        self._horizons[key] = max(until, self._horizons.get(key, until))
+        self._hot_until[key] = max(until + self._hot_s, self._hot_until.get(key, 0.0))
+
+    def _is_hot(self, key: str, now: float) -> bool:
+        hot_until = self._hot_until.get(key)
+        if hot_until is None:
+            return False
+        if hot_until <= now:
+            del self._hot_until[key]
+            return False
+        return True

@@ -19,3 +19,47 @@ def test_a_later_horizon_wins_and_an_earlier_one_does_not_shorten_it() -> None:
     assert memory.horizon("k", 100.0) == 150.0
     memory.note("k", 200.0)
     assert memory.horizon("k", 100.0) == 200.0
+
+
+class DictStore:
+    """A shared store in a dict, with its calls counted."""
+
+    def __init__(self) -> None:
+        self.horizons: dict[str, float] = {}
+        self.reads = 0
+
+    def publish(self, key: str, until: float) -> None:
+        self.horizons[key] = max(until, self.horizons.get(key, until))
+
+    def read(self, key: str) -> float | None:
+        self.reads += 1
+        return self.horizons.get(key)
+
+
+def test_each_window_is_published_for_the_siblings() -> None:
+    store = DictStore()
+    RateLimitMemory(store).note("k", 130.0)
+    assert store.horizons == {"k": 130.0}
+
+
+def test_a_hot_key_reads_the_shared_horizon_and_a_cold_one_does_not() -> None:
+    store = DictStore()
+    mine, sibling = RateLimitMemory(store, hot_s=60), RateLimitMemory(store, hot_s=60)
+    mine.note("k", 101.0)
+    sibling.note("k", 140.0)
+    assert mine.horizon("k", 105.0) == 140.0  # own window over, the sibling's read and remembered
+    reads = store.reads
+    assert mine.horizon("k", 110.0) == 140.0  # remembered: no second read
+    assert store.reads == reads
+    assert RateLimitMemory(store).horizon("k", 110.0) is None  # never limited: cold, reads nothing
+    assert store.reads == reads
+
+
+def test_a_key_cools_down_after_its_last_horizon() -> None:
+    store = DictStore()
+    memory = RateLimitMemory(store, hot_s=60)
+    memory.note("k", 100.0)
+    assert memory.horizon("k", 150.0) is None  # hot: read, and the stored window is over
+    reads = store.reads
+    assert memory.horizon("k", 161.0) is None  # cold again
+    assert store.reads == reads

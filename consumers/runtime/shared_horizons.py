@@ -1,0 +1,93 @@
+"""Rate-limit horizons shared by every container of a channel: one item per limited key in the ledger
+table, `pk` = "ratelimit#<channel>#<key>" (a ledger entry's `pk` starts with the channel's name, so the
+two never meet), holding `until` (epoch seconds) and the TTL attribute.
+
+Each container remembers the windows it was told of itself (rate_limits.py). Containers share one
+workspace's limit, though, and Retry-After differs per answer: a container whose own 1 s window has
+ended may still be inside a 2 s window a sibling was given a moment later. Publishing each window here
+and reading it before the next call closes that gap. Both are best effort: a failed write or read
+costs the coordination, never the message.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+KEY_PREFIX = "ratelimit#"
+UNTIL = "until"
+RETENTION_S = 24 * 3600  # the item outlives any window it holds; TTL removes it afterwards
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+OnError = Callable[[str, str], None]  # (what failed: "publish" | "read", the error)
+
+
+class SharedHorizons:
+    def __init__(self, dynamodb: DynamoDBClient, *, table: str, channel: str, on_error: OnError) -> None:
+        self._db = dynamodb
+        self._table = table
+        self._channel = channel
+        self._on_error = on_error
+
+    def item_key(self, key: str) -> str:
+        return f"{KEY_PREFIX}{self._channel}#{key}"
+
+    def publish(self, key: str, until: float) -> None:
+        """Record that `key` is limited until `until`; a later horizon already stored is kept."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={LEDGER_PARTITION_KEY: {"S": self.item_key(key)}},
+                UpdateExpression="SET #u = :u, #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(#u) OR #u < :u",
+                ExpressionAttributeNames={"#u": UNTIL, "#ttl": LEDGER_TTL_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":u": {"N": _num(until)},
+                    ":ttl": {"N": str(int(until) + RETENTION_S)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+                self._on_error("publish", _code(exc))
+        except BotoCoreError as exc:
+            self._on_error("publish", _code(exc))
+
+    def read(self, key: str) -> float | None:
+        """The horizon stored for `key` (possibly in the past), or None when none is known."""
+        try:
+            reply = self._db.get_item(
+                TableName=self._table,
+                Key={LEDGER_PARTITION_KEY: {"S": self.item_key(key)}},
+                ConsistentRead=True,  # a window published a moment ago must be seen
+                ProjectionExpression="#u",
+                ExpressionAttributeNames={"#u": UNTIL},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            self._on_error("read", _code(exc))
+            return None
+        value = reply.get("Item", {}).get(UNTIL, {}).get("N")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+
+def _num(value: float) -> str:
+    # Down to the millisecond: rounding up could stretch a sibling's wait by a whole second.
+    return f"{math.floor(value * 1000) / 1000:.3f}"
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
+    return type(exc).__name__

@@ -1,0 +1,106 @@
+"""Rate-limit horizons shared between containers through the ledger table (moto over HTTP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from consumers.runtime.outcomes import Delivered, Retry
+from consumers.runtime.shared_horizons import SharedHorizons
+
+from .conftest import CHANNEL, ConsumerEnv, make_event
+
+
+@pytest.fixture
+def make_store(consumer_env: ConsumerEnv) -> Any:
+    """Factory: a SharedHorizons on the env's ledger table; errors it reports are collected."""
+    errors: list[tuple[str, str]] = []
+
+    def make(dynamodb: Any = None) -> SharedHorizons:
+        return SharedHorizons(
+            dynamodb or consumer_env.dynamodb,
+            table=consumer_env.settings.ledger_table,
+            channel=CHANNEL,
+            on_error=lambda what, error: errors.append((what, error)),
+        )
+
+    make.errors = errors  # type: ignore[attr-defined]
+    return make
+
+
+def test_a_published_horizon_is_read_back_and_a_later_one_wins(make_store: Any) -> None:
+    store = make_store()
+    assert store.read("slack:T1") is None
+    store.publish("slack:T1", 1_000.5)
+    store.publish("slack:T1", 900.0)  # an earlier horizon never shortens a stored one
+    assert store.read("slack:T1") == 1_000.5
+    store.publish("slack:T1", 1_100.0)
+    assert store.read("slack:T1") == 1_100.0
+    assert store.read("slack:T2") is None
+    assert make_store.errors == []
+
+
+def test_the_item_cannot_meet_a_ledger_entry_and_expires_by_ttl(
+    make_store: Any, consumer_env: ConsumerEnv
+) -> None:
+    store = make_store()
+    store.publish("slack:T1", 1_000.0)
+    assert not store.item_key("slack:T1").startswith(f"{CHANNEL}#")
+    item = consumer_env.dynamodb.get_item(
+        TableName=consumer_env.settings.ledger_table, Key={"pk": {"S": store.item_key("slack:T1")}}
+    )["Item"]
+    assert int(item["expires_at"]["N"]) > 1_000
+
+
+def test_a_failing_table_costs_the_coordination_not_the_message(
+    make_store: Any, consumer_env: ConsumerEnv
+) -> None:
+    consumer_env.dynamodb.fail_when("update_item")
+    consumer_env.dynamodb.fail_when("get_item")
+    store = make_store()
+    store.publish("k", 1_000.0)
+    assert store.read("k") is None
+    assert make_store.errors == [("publish", "ThrottlingException"), ("read", "ThrottlingException")]
+
+
+def test_a_container_limited_before_reads_a_siblings_longer_window_and_does_not_call(
+    consumer_env: ConsumerEnv,
+) -> None:
+    short, long_, later = (make_event(rate_limit_key="slack:T1") for _ in range(3))
+    consumer_env.channel.deliveries[short.event_id] = [Retry(1, "ratelimited", rate_limit_key="slack:T1")]
+    consumer_env.channel.deliveries[long_.event_id] = [Retry(30, "ratelimited", rate_limit_key="slack:T1")]
+    first, second = consumer_env.handler(), consumer_env.handler()
+
+    consumer_env.send(short)
+    consumer_env.run_batch(second)  # told of a 1 s window
+    consumer_env.send(long_)
+    consumer_env.run_batch(first)  # a moment later, a sibling is told of a 30 s one
+
+    consumer_env.clock.advance(2)  # the second container's own window is over, the sibling's is not
+    consumer_env.send(later)
+    response, records = consumer_env.run_batch(second)
+
+    assert consumer_env.channel.delivered_calls == [short.event_id, long_.event_id]
+    assert len(response["batchItemFailures"]) == len(records) == 1
+    assert consumer_env.sqs.delay_for(records[0]["receiptHandle"]) == 28
+    assert second.stats.rate_limited == 1
+
+
+def test_a_container_never_limited_reads_nothing(consumer_env: ConsumerEnv) -> None:
+    consumer_env.channel.deliveries["x"] = [Delivered()]
+    reads: list[dict[str, Any]] = []
+    real_get = consumer_env.dynamodb.get_item
+
+    def counting_get(**kwargs: Any) -> Any:
+        if kwargs["Key"]["pk"]["S"].startswith("ratelimit#"):
+            reads.append(kwargs)
+        return real_get(**kwargs)
+
+    consumer_env.dynamodb.get_item = counting_get  # type: ignore[method-assign]
+    for _ in range(3):
+        consumer_env.send(make_event(rate_limit_key="slack:T1"))
+    response, _ = consumer_env.run_batch(consumer_env.handler())
+    assert response == {"batchItemFailures": []}
+    assert len(consumer_env.channel.delivered_calls) == 3
+    assert reads == []
