@@ -67,7 +67,7 @@ class GitHubApi:
         if low is None or self._low_warned.get(credential.fingerprint, -1) == low.reset_epoch:
             return
         self._low_warned[credential.fingerprint] = low.reset_epoch  # once per token and budget window
-        reset = datetime.fromtimestamp(low.reset_epoch, UTC).isoformat() if low.reset_epoch else None
+        reset = _iso(low.reset_epoch)
         self._logger.warning(
             "fanout.github.rate_limit_low",
             extra={
@@ -128,3 +128,13 @@ class Session:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _iso(epoch: float | None) -> str | None:
+    """The reset time for the log line; a header no date can hold (a broken proxy) is logged as None."""
+    if not epoch:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch, UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return None

@@ -3,7 +3,10 @@
 GitHub renders comment bodies as Markdown with inline HTML. Escaping `&`, `<` and `>` means untrusted text
 can neither open a tag nor close the hidden marker comment (`-->`). A zero-width space after `@` and
 between `#` and a digit means it cannot @-mention a user or team nor cross-reference an issue (both
-notify people); the approach is the one Renovate uses in its PR bodies.
+notify people); the approach is the one Renovate uses in its PR bodies. Markdown's own punctuation
+(link and image brackets, emphasis, code, tables) becomes a numeric character reference, which CommonMark
+shows as the character but never reads as markup: a failure reason cannot dress a phishing link or a
+tracking image up as the bot's own words. A bare URL stays a visible URL.
 """
 
 from __future__ import annotations
@@ -13,17 +16,22 @@ from urllib.parse import quote
 
 ZERO_WIDTH_SPACE = "&#8203;"
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_HTML_CHARS = re.compile(r"[&<>]")
-_NOTIFYING = re.compile(r"@|#(?=\d)")  # a mention, an issue reference
+_HTML.update({c: f"&#{ord(c)};" for c in "[]`*_~|\\"})
+# One pass, so the `#` of a reference made here is never read as an issue reference.
+_UNSAFE = re.compile("[" + re.escape("".join(_HTML)) + r"]|@|#(?=\d)")  # ..., a mention, an issue reference
 _WHITESPACE = re.compile(r"\s+")
 _LINKABLE_URL = re.compile(r"https?://[^\s()<>\[\]\"'`]+")
 
 
 def escape_text(text: str) -> str:
-    """One line of untrusted text, inert in Markdown/HTML: no tags, no mentions, no references."""
+    """One line of untrusted text, inert in Markdown/HTML: no tags, links, mentions or references."""
     flat = _WHITESPACE.sub(" ", text).strip()
-    escaped = _HTML_CHARS.sub(lambda m: _HTML[m.group(0)], flat)
-    return _NOTIFYING.sub(lambda m: m.group(0) + ZERO_WIDTH_SPACE, escaped)
+    return _UNSAFE.sub(_neutralise, flat)
+
+
+def _neutralise(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return _HTML.get(char) or char + ZERO_WIDTH_SPACE
 
 
 def truncate(text: str, limit: int) -> str:

@@ -124,6 +124,8 @@ class Applier:
         self, message: QueueMessage, event: TaskEvent | None, letter: ToDeadLetter, batch: BatchMemory
     ) -> None:
         now = self._clock()
+        if letter.limited_key is not None:
+            self._rate_limits.note(letter.limited_key, now + letter.limit_s)
         loose = message.loose_fields() if event is None else {}
         dead = DeadLetter(
             reason=letter.reason,

@@ -207,7 +207,15 @@ class Consumer:
         uncertain = outcome.uncertain or unresolved
         delay = self._retry_delay(outcome, message, attempts, now)
         if outcome.costs_attempt and budget.attempts_exhausted(attempts, self._settings.max_attempts):
-            return ToDeadLetter(dlq_attributes.REASON_BUDGET, outcome.reason, attempts, uncertain, claim)
+            return ToDeadLetter(
+                dlq_attributes.REASON_BUDGET,
+                outcome.reason,
+                attempts,
+                uncertain,
+                claim,
+                limited_key=outcome.rate_limit_key,
+                limit_s=delay,
+            )
         try:
             self._ledger.release(
                 event.event_id,

@@ -33,13 +33,17 @@ class Later:
 
 @dataclass(frozen=True)
 class ToDeadLetter:
-    """Onto the DLQ with its reason, then deleted. `claim` is this attempt's ledger claim, if it took one."""
+    """Onto the DLQ with its reason, then deleted. `claim` is this attempt's ledger claim, if it took one.
+    `limited_key`, when the last attempt was rate-limited, is remembered for `limit_s` all the same: the
+    key's other messages must still wait, whatever became of this one."""
 
     reason: str
     last_error: str
     attempts: int
     uncertain: bool
     claim: Claimed | None = None
+    limited_key: str | None = None
+    limit_s: int = 0
 
 
 Disposition = Done | Later | ToDeadLetter

@@ -68,3 +68,14 @@ def test_requests_carry_githubs_headers(github_env: GitHubEnv) -> None:
     assert call.headers["accept"] == "application/vnd.github+json"
     assert call.headers["x-github-api-version"] == "2022-11-28"
     assert call.headers["authorization"] == f"Bearer {MAIN_TOKEN}"
+
+
+def test_a_reset_header_no_date_can_hold_does_not_fail_an_applied_write(github_env: GitHubEnv) -> None:
+    github_env.github.extra_headers.update(
+        {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "1e12"}
+    )
+    task_id = github_env.put_task()
+    assert isinstance(github_env.run(make_event(task_id)), Delivered)
+    assert len(github_env.github.on("acme/widgets", 42)) == 1
+    (warning,) = [line for line in github_env.logs() if line.get("event") == "fanout.github.rate_limit_low"]
+    assert warning.get("reset_at") is None

@@ -81,3 +81,23 @@ def test_plain_ids_stay_readable() -> None:
 )
 def test_safe_url(url: object, ok: bool) -> None:
     assert safe_url(url) == (url if ok else None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Auth expired. [Re-authenticate here](https://phish.example/login)",
+        "![](https://tracker.example/p.png)",
+        "[click][1]\n\n[1]: https://phish.example",
+    ],
+)
+def test_untrusted_text_cannot_make_a_link_or_an_image(text: str) -> None:
+    escaped = escape_text(text)
+    assert "[" not in escaped
+    assert "]" not in escaped
+
+
+def test_markdown_punctuation_becomes_references_that_show_the_character() -> None:
+    assert escape_text("a_b *c* `d` ~e~ | \\ #7") == (
+        "a&#95;b &#42;c&#42; &#96;d&#96; &#126;e&#126; &#124; &#92; #&#8203;7"
+    )

@@ -196,3 +196,23 @@ def test_lambda_handler_for_builds_once_from_the_environment(
         TableName=s.ledger_table, Key={"pk": {"S": f"slack#{event.event_id}"}}
     )["Item"]
     assert item["state"] == {"S": "done"}
+
+
+def test_a_rate_limit_on_the_last_attempt_still_holds_the_keys_other_messages(
+    consumer_env: ConsumerEnv,
+) -> None:
+    last, waiting = make_event(rate_limit_key="github:abc"), make_event(rate_limit_key="github:abc")
+    consumer_env.channel.deliveries[last.event_id] = [
+        Retry(600, "rate_limited_403", rate_limit_key="github:abc")
+    ]
+    consumer_env.send(last)
+    consumer_env.send(waiting)
+    handler = consumer_env.handler(max_attempts=1)
+
+    response, records = consumer_env.run_batch(handler)
+
+    assert consumer_env.channel.delivered_calls == [last.event_id]  # the other one made no call
+    assert handler.stats.dead_lettered == 1
+    waiting_rec = next(r for r in records if r["body"] == waiting.to_body())
+    assert failed_ids(response) == {waiting_rec["messageId"]}
+    assert consumer_env.sqs.delay_for(waiting_rec["receiptHandle"]) == 600
