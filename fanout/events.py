@@ -48,9 +48,9 @@ class TaskEvent:
         return event_types.is_terminal(self.event_type)
 
     def meta_str(self, key: str) -> str | None:
-        """A metadata value as text, or None when absent or empty (never the string "None")."""
+        """A metadata value as text, or None when absent, empty or blank (never the string "None")."""
         value = self.metadata.get(key)
-        if value is None or value == "":
+        if value is None or (isinstance(value, str) and not value.strip()):
             return None
         return value if isinstance(value, str) else json.dumps(_thaw(value), default=str)
 

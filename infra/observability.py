@@ -24,8 +24,9 @@ DELIVERED = "Delivered"
 RETRIED = "Retried"
 DEAD_LETTERED = "DeadLettered"
 RATE_LIMITED = "RateLimited"
+UNKNOWN_ERROR = "UnknownError"  # answers a channel does not classify yet: reclassify them
 DELIVERY_LATENCY = "DeliveryLatency"
-COUNT_METRICS = (DELIVERED, RETRIED, DEAD_LETTERED, RATE_LIMITED)
+COUNT_METRICS = (DELIVERED, RETRIED, DEAD_LETTERED, RATE_LIMITED, UNKNOWN_ERROR)
 ROUTER_ITERATOR_AGE_ALARM_MS = 5 * 60 * 1000
 PERIOD = Duration.minutes(1)
 

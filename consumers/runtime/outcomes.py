@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A Retry whose reason starts with this is an answer the channel does not know (a new provider error
+# code): retried like any other, but counted apart (metric UnknownError) so operators can reclassify it.
+UNKNOWN_PREFIX = "unknown:"
+
 
 @dataclass(frozen=True)
 class Delivered:

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from consumers.runtime.outcomes import UNKNOWN_PREFIX
 from consumers.runtime.redact import install_redaction, safe_error
 from consumers.runtime.stats import DeliveryStats
 from fanout.events import TaskEvent
@@ -72,6 +73,8 @@ class Telemetry:
         self._metric("Retried")
         if limited:
             self._metric("RateLimited")
+        if reason.startswith(UNKNOWN_PREFIX):
+            self._metric("UnknownError")
         self._log(RETRY, event, reason=reason, delay_s=delay_s, attempts=attempts)
 
     def rate_limited(self, event: TaskEvent, key: str, delay_s: int) -> None:

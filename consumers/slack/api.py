@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from consumers.runtime.outcomes import Delivered
+from consumers.runtime.outcomes import Delivered, Retry
 from consumers.slack.classify import SlackOutcome, classify, error_code
 
 
@@ -26,6 +26,15 @@ class SlackReply:
     @property
     def ok(self) -> bool:
         return isinstance(self.outcome, Delivered)
+
+    @property
+    def rate_limited(self) -> bool:
+        return isinstance(self.outcome, Retry) and self.outcome.rate_limit_key is not None
+
+    @property
+    def problem(self) -> str:
+        """Why the call did not succeed, for a log line: Slack's code, else the outcome's reason."""
+        return self.error or str(getattr(self.outcome, "reason", type(self.outcome).__name__))
 
 
 class SlackApi:
@@ -51,7 +60,7 @@ class SlackApi:
             headers["Content-Type"] = "application/json; charset=utf-8"
         try:
             response = self._http.request(verb, f"{self._base}/{method}", headers=headers, **request)
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # transport errors, and a body httpx cannot decode or redirect
             return SlackReply(classify(None, {}, exc))
         try:
             data = response.json()

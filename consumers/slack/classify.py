@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from consumers.runtime.outcomes import Delivered, Retry, Terminal
+from consumers.runtime.outcomes import UNKNOWN_PREFIX, Delivered, Retry, Terminal
 
 RATE_LIMITED = frozenset({"ratelimited", "rate_limited"})
 UNCERTAIN = frozenset({"internal_error", "fatal_error"})
@@ -51,7 +51,6 @@ TERMINAL = frozenset(
     }
 )
 AUTH_ERRORS = frozenset({"invalid_auth", "token_expired"})  # a rotated token: fetch it again once
-UNKNOWN_PREFIX = "unknown:"
 
 SlackOutcome = Delivered | Retry | Terminal
 

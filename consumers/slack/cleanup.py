@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from consumers.slack import logs
+from consumers.slack.api import SlackReply
 from consumers.slack.calls import SlackCalls
 from consumers.slack.tasks import (
     CREATED_TS,
@@ -27,21 +28,21 @@ from fanout.events import TaskEvent
 GONE = "message_not_found"
 
 
-def delete_message(calls: SlackCalls, target: SlackTarget, ts: str, event: TaskEvent) -> str | None:
-    """None when the message is gone, else why it is not."""
+def delete_message(calls: SlackCalls, target: SlackTarget, ts: str, event: TaskEvent) -> SlackReply | None:
+    """None when the message is gone, else Slack's failed answer."""
     reply = calls.post(target.team_id, "chat.delete", {"channel": target.channel, "ts": ts}, event)
     if reply.ok or reply.error == GONE:
         return None
-    return reply.error or getattr(reply.outcome, "reason", type(reply.outcome).__name__)
+    return reply
 
 
 def delete_duplicate(
     calls: SlackCalls, target: SlackTarget, ts: str, event: TaskEvent, logger: Logger
 ) -> None:
     """Our post lost the race to persist its ts: another attempt's message is the one the task keeps."""
-    problem = delete_message(calls, target, ts, event)
-    if problem is not None:
-        logs.note(logger, logs.DUP_DELETE_FAILED, event, ts=ts, reason=problem, level="error")
+    failed = delete_message(calls, target, ts, event)
+    if failed is not None:
+        logs.note(logger, logs.DUP_DELETE_FAILED, event, ts=ts, reason=failed.problem, level="error")
 
 
 def terminal_cleanup(
@@ -66,6 +67,8 @@ def terminal_cleanup(
         ts = meta_text(task, name)
         if ts is None or ts == root:
             continue
-        problem = delete_message(calls, target, ts, event)
-        if problem is not None:
-            logs.note(logger, logs.CLEANUP_DELETE_FAILED, event, ts=ts, message=name, reason=problem)
+        failed = delete_message(calls, target, ts, event)
+        if failed is not None:
+            logs.note(logger, logs.CLEANUP_DELETE_FAILED, event, ts=ts, which=name, reason=failed.problem)
+            if failed.rate_limited:
+                return  # best effort: not into the Retry-After window

@@ -136,7 +136,9 @@ class SlackDelivery:
         self, event: TaskEvent, target: SlackTarget, field: str, ts: str, *, as_root: bool
     ) -> Outcome:
         try:
-            won = self._store.persist_ts(event.task_id, field, ts, as_thread_root=as_root)
+            won = self._store.persist_ts(
+                event.task_id, field, ts, as_thread_root=as_root, replacing_root=target.unusable_thread_ts
+            )
         except AwsError as exc:
             return _store_busy("marker_write_failed", exc, uncertain=True)
         if not won:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -18,6 +19,10 @@ SLOT_RELEASE_FAILED = "slot_release_failed"
 SLOT_HELD_ELSEWHERE = "slot_held_elsewhere"
 
 
+# LogRecord's own attributes; `extra` may not set them.
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
 def key(name: str) -> str:
     return f"fanout.slack.{name}"
 
@@ -28,7 +33,8 @@ def note(
     line: dict[str, Any] = {"event": key(name)}
     if event is not None:
         line.update(task_id=event.task_id, event_id=event.event_id, event_type=event.event_type)
-    line.update({k: v for k, v in fields.items() if v is not None})
+    # logging refuses LogRecord's own attribute names in `extra`; a log line must never fail a delivery.
+    line.update({(f"field_{k}" if k in _RESERVED else k): v for k, v in fields.items() if v is not None})
     if level == "info":
         logger.info(key(name), extra=line)
     else:

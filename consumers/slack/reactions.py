@@ -41,7 +41,8 @@ def update_reactions(
     if name is None or root_ts is None:
         return
     for stale in stale_for(event.event_type):
-        _react(calls, "reactions.remove", stale, target, root_ts, event, logger)
+        if not _react(calls, "reactions.remove", stale, target, root_ts, event, logger):
+            return
     _react(calls, "reactions.add", name, target, root_ts, event, logger)
 
 
@@ -53,10 +54,12 @@ def _react(
     root_ts: str,
     event: TaskEvent,
     logger: Logger,
-) -> None:
+) -> bool:
+    """False when Slack rate-limited the call: the rest of the swap is given up rather than sent into
+    the Retry-After window (reactions are best effort and never retried)."""
     body = {"channel": target.channel, "timestamp": root_ts, "name": name}
     reply = calls.post(target.team_id, method, body, event)
     if reply.ok or reply.error == _ALREADY[method]:
-        return
-    reason = reply.error or getattr(reply.outcome, "reason", type(reply.outcome).__name__)
-    logs.note(logger, logs.REACTION_FAILED, event, method=method, reaction=name, reason=reason)
+        return True
+    logs.note(logger, logs.REACTION_FAILED, event, method=method, reaction=name, reason=reply.problem)
+    return not reply.rate_limited

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from fanout.dynamo import from_item
+from fanout.dynamo import from_item, to_attribute
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,6 +39,8 @@ class SlackTarget:
     channel: str
     post_channel: str
     thread_ts: str | None
+    # A `slack_thread_ts` that is there but no thread ts (blank, not a string): task_created replaces it.
+    unusable_thread_ts: Any = None
 
 
 def metadata(task: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -57,7 +59,9 @@ def target_of(task: Mapping[str, Any]) -> SlackTarget | None:
         return None
     user = meta_text(task, "slack_user_id")
     post_channel = user if channel.startswith("D") and user else channel
-    return SlackTarget(team, channel, post_channel, meta_text(task, THREAD_TS))
+    thread_ts = meta_text(task, THREAD_TS)
+    unusable = metadata(task).get(THREAD_TS) if thread_ts is None else None
+    return SlackTarget(team, channel, post_channel, thread_ts, unusable)
 
 
 def aws_code(exc: Exception) -> str:
@@ -80,16 +84,24 @@ class TaskStore:
         item = answer.get("Item")
         return from_item(item) if item else None
 
-    def persist_ts(self, task_id: str, name: str, ts: str, *, as_thread_root: bool) -> bool:
-        """Set `name` = ts when it is absent; as the thread root also `slack_thread_ts` (when absent)."""
+    def persist_ts(
+        self, task_id: str, name: str, ts: str, *, as_thread_root: bool, replacing_root: Any = None
+    ) -> bool:
+        """Set `name` = ts when it is absent; as the thread root also `slack_thread_ts` (when absent, or
+        still the unusable value `replacing_root` that was read)."""
         sets = ["#m.#f = :ts"]
         condition = "attribute_exists(task_id) AND attribute_not_exists(#m.#f)"
         names = {"#m": META, "#f": name}
+        values: dict[str, Any] = {":ts": {"S": ts}}
         if as_thread_root:
             sets.append("#m.#t = :ts")
-            condition += " AND attribute_not_exists(#m.#t)"
             names["#t"] = THREAD_TS
-        return self._update(task_id, "SET " + ", ".join(sets), condition, names, {":ts": {"S": ts}})
+            if replacing_root is None:
+                condition += " AND attribute_not_exists(#m.#t)"
+            else:
+                condition += " AND (attribute_not_exists(#m.#t) OR #m.#t = :old)"
+                values[":old"] = to_attribute(replacing_root)
+        return self._update(task_id, "SET " + ", ".join(sets), condition, names, values)
 
     def take_slot(self, task_id: str, slot: str, event_id: str) -> bool:
         """Own the once-only slot for this event: it must be free or already ours."""

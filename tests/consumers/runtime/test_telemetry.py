@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from consumers.runtime.outcomes import UNKNOWN_PREFIX
 from consumers.runtime.stats import DeliveryStats
 from consumers.runtime.telemetry import DEFAULT_NAMESPACE, Telemetry, latency_ms
 
@@ -78,3 +79,17 @@ def event_time(event: Any) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(event.timestamp).timestamp()
+
+
+def test_an_answer_the_channel_does_not_know_is_counted_apart(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    telemetry = Telemetry(CHANNEL, DeliveryStats())
+    telemetry.retry(make_event(), f"{UNKNOWN_PREFIX}brand_new_code", 4, attempts=1, limited=False)
+    telemetry.retry(make_event(), "http_503", 4, attempts=1, limited=False)
+    telemetry.flush()
+
+    (line,) = [json.loads(raw) for raw in capsys.readouterr().out.splitlines() if '"_aws"' in raw]
+    assert line["Retried"] == [1.0, 1.0]
+    assert line["UnknownError"] == [1.0]

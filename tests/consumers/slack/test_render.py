@@ -149,3 +149,13 @@ def test_metadata_names_the_event_for_reconciliation() -> None:
         "event_type": "fanout_delivery",
         "event_payload": {"event_id": "01JRENDER0000000000000001", "task_id": TASK_ID, "type": "task_failed"},
     }
+
+
+def test_blank_metadata_counts_as_absent() -> None:
+    failed = all_text(render(event("task_failed", error="   "), task()))
+    assert "Unknown error" in failed
+    stranded = all_text(render(event("task_stranded", prior_status="  "), task()))
+    assert "last status" not in stranded
+    agent = all_text(render(event("agent_error", error_type=" ", message_preview="boom"), task()))
+    assert "Type:" not in agent
+    assert "boom" in agent

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
+import pytest
+
 from consumers.runtime.outcomes import Delivered
 from consumers.slack.render import METADATA_EVENT_TYPE
 
 from .conftest import BASE_URL, TOKEN, SlackEnv, make_event
+from .fake_slack import Fault
 
 
 def test_the_mention_thread_ends_with_one_terminal_message_and_a_check_on_the_root(
@@ -173,3 +177,52 @@ def test_terminal_cleanup_rereads_the_task_and_treats_message_not_found_as_delet
     assert [m.text.split("\n")[0] for m in slack.posted()] == [
         ":hourglass: *Task timed out* for `acme/widgets`"
     ]
+
+
+@pytest.mark.parametrize("unusable", ["", "   ", 1700000000.5])
+def test_an_unusable_thread_ts_is_replaced_by_the_root_task_created_posts(
+    slack_env: SlackEnv, unusable: object
+) -> None:
+    task_id = slack_env.put_task(meta={"slack_thread_ts": unusable})
+    assert slack_env.run(make_event(task_id, "task_created")) == Delivered()
+    (root,) = slack_env.slack.posted(include_deleted=True)  # posted once, and kept
+    assert root.thread_ts is None
+    assert slack_env.meta(task_id)["slack_thread_ts"] == root.ts
+    assert slack_env.run(make_event(task_id, "session_started")) == Delivered()
+    assert slack_env.slack.posted()[-1].thread_ts == root.ts
+
+
+def test_a_reaction_answer_httpx_cannot_decode_does_not_fail_the_terminal_delivery(
+    slack_env: SlackEnv,
+) -> None:
+    slack = slack_env.slack
+    task_id = slack_env.put_task(meta={"slack_thread_ts": slack.seed("C100")})
+    slack.fail("reactions.add", Fault(exception=httpx.DecodingError))
+    assert slack_env.run(make_event(task_id, "task_completed")) == Delivered()
+    assert len(slack.posted()) == 1
+    assert "fanout.slack.reaction_failed" in slack_env.log_events()
+
+
+def test_a_rate_limited_best_effort_call_ends_the_best_effort_calls(slack_env: SlackEnv) -> None:
+    slack = slack_env.slack
+    task_id = slack_env.put_task(meta={"slack_thread_ts": slack.seed("C100")})
+    for event_type in ("task_created", "session_started"):
+        assert slack_env.run(make_event(task_id, event_type)) == Delivered()
+    slack.calls.clear()
+    slack.fail("reactions.remove", Fault(status=429, error="ratelimited", headers={"Retry-After": "30"}))
+
+    assert slack_env.run(make_event(task_id, "task_completed")) == Delivered()
+
+    # Slack limits each method on its own: the reaction swap stops at the 429 (no second remove, no add),
+    # while the cleanup's chat.delete calls still go out; a 429 on one of those stops the rest.
+    methods = slack.methods()
+    assert methods == ["chat.postMessage", "reactions.remove", "chat.delete", "chat.delete"]
+    slack.calls.clear()
+    other = slack_env.put_task(meta={"slack_thread_ts": slack.seed("C100")})
+    for event_type in ("task_created", "session_started"):
+        assert slack_env.run(make_event(other, event_type)) == Delivered()
+    slack.calls.clear()
+    slack.fail("chat.delete", Fault(status=429, error="ratelimited", headers={"Retry-After": "30"}))
+    assert slack_env.run(make_event(other, "task_completed")) == Delivered()
+    assert slack.methods().count("chat.delete") == 1
+    assert "fanout.slack.cleanup_delete_failed" in slack_env.log_events()
