@@ -11,14 +11,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from fanout import registry
 from fanout.dynamo import to_item
+from fanout.events import REQUIRED_FIELDS
 
 MAX_SLEEP_S = 3600.0
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
+MAX_DEPTH = 32  # DynamoDB's nesting limit for maps and lists
+NUMBER_BYTES = 21  # the most a number can take
+# The router's required fields (fanout.events), so a typo is an error here, not a silently skipped record.
+EVENT_FIELDS = REQUIRED_FIELDS
 
 
 class EventsFileError(ValueError):
@@ -72,7 +79,9 @@ def load_events_file(path: str | Path) -> list[Step]:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise EventsFileError(0, f"cannot read: {exc}", source) from exc
-    return parse_lines(text.splitlines(), source=source)
+    # JSONL lines end at "\n" only: str.splitlines would also split inside a string holding U+2028,
+    # U+0085 or a form feed, all legal in JSON text.
+    return parse_lines((line.removesuffix("\r") for line in text.split("\n")), source=source)
 
 
 def parse_lines(lines: Iterable[str], *, source: str = "events file") -> list[Step]:
@@ -103,7 +112,12 @@ def _parse_line(raw: str) -> Step:
         item = _item(value, "task", (registry.TASK_TABLE_KEY,))
         return PutTask(item)
     if kind == "event":
-        return PutEvent(_item(value, "event", registry.EVENTS_TABLE_KEYS))
+        event = _item(value, "event", EVENT_FIELDS)
+        try:
+            datetime.fromisoformat(event["timestamp"])
+        except ValueError:
+            raise _Invalid("event timestamp must be ISO-8601 (e.g. 2026-11-26T10:00:00Z)") from None
+        return PutEvent(event)
     if kind == "sleep":
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
             raise _Invalid("sleep must be a number of seconds")
@@ -130,10 +144,49 @@ def _item(value: Any, kind: str, keys: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(value.get(key), str) or not value[key]:
             raise _Invalid(f"{kind} needs a non-empty string {key!r} (a key of the table)")
     try:
-        to_item(value)
+        item = to_item(value)
     except ValueError as exc:
         raise _Invalid(f"{kind}: {exc}") from None
+    if _depth(value) > MAX_DEPTH:
+        raise _Invalid(f"{kind} nests deeper than DynamoDB's {MAX_DEPTH} levels")
+    size = item_size(item)
+    if size > MAX_ITEM_BYTES:
+        raise _Invalid(f"{kind} is about {size:,} bytes; DynamoDB takes at most {MAX_ITEM_BYTES:,}")
     return value
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """The item's size as DynamoDB counts it (attribute names and values, UTF-8), numbers rounded up."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Mapping[str, Any]) -> int:
+    ((tag, inner),) = value.items()
+    if tag == "S":
+        return len(inner.encode())
+    if tag == "B":
+        return len(inner)
+    if tag == "N":
+        return NUMBER_BYTES
+    if tag in ("BOOL", "NULL"):
+        return 1
+    if tag == "L":
+        return 3 + sum(1 + _value_size(v) for v in inner)
+    if tag == "M":
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in inner.items())
+    if tag == "SS":
+        return sum(len(v.encode()) for v in inner)
+    if tag == "BS":
+        return sum(len(v) for v in inner)
+    return NUMBER_BYTES * len(inner)  # NS
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, Mapping):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
 
 
 def slack_teams(steps: Iterable[Step]) -> list[str]:

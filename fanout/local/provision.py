@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from fanout import registry
 from fanout.local.endpoint import aws_client
@@ -79,6 +82,19 @@ def ensure_secret(endpoint_url: str, name: str, value: str) -> None:
         secrets.create_secret(Name=name, SecretString=value)
     except secrets.exceptions.ResourceExistsException:
         secrets.put_secret_value(SecretId=name, SecretString=value)
+
+
+def existing_secrets(endpoint_url: str) -> dict[str, str]:
+    """Every secret the endpoint holds, by name (a reused endpoint keeps those of earlier runs)."""
+    secrets = aws_client(endpoint_url, "secretsmanager")
+    found: dict[str, str] = {}
+    for page in secrets.get_paginator("list_secrets").paginate():
+        for entry in page.get("SecretList", []):
+            with contextlib.suppress(ClientError):  # deleted meanwhile, or a binary secret
+                value = secrets.get_secret_value(SecretId=entry["Name"]).get("SecretString")
+                if isinstance(value, str):
+                    found[entry["Name"]] = value
+    return found
 
 
 def token_from_secret(value: str, field: str) -> str:

@@ -5,6 +5,8 @@ Everything about the input is checked before anything is written (BadInput, exit
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -86,8 +88,10 @@ class _Plan:
 
 def plan_run(options: RunOptions) -> _Plan:
     """Resolve and validate the whole input; raises BadInput."""
-    if options.timeout_s <= 0:
-        raise BadInput(f"--timeout must be positive, got {options.timeout_s:g}")
+    if not (math.isfinite(options.timeout_s) and options.timeout_s > 0):
+        raise BadInput(f"--timeout must be a positive number of seconds, got {options.timeout_s:g}")
+    if options.report_path is not None:
+        _check_writable(Path(options.report_path))
     for flag, url in (
         ("--slack-url", options.slack_url),
         ("--github-url", options.github_url),
@@ -120,6 +124,17 @@ def plan_run(options: RunOptions) -> _Plan:
         return _Plan(str(options.events_file), steps, tuple(options.faults), (), settings)
     faults = scenario.faults + tuple(options.faults)
     return _Plan(f"scenario {scenario.name}", scenario.steps, faults, scenario.slack_seeds, settings)
+
+
+def _check_writable(path: Path) -> None:
+    """The report is written at the end of the run: a path it cannot go to is bad input, found first."""
+    if path.is_dir():
+        raise BadInput(f"--report {path} is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise BadInput(f"--report {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise BadInput(f"--report {path}: not writable")
 
 
 def run_local(options: RunOptions) -> RunResult:

@@ -28,6 +28,7 @@ from fanout.local.provision import (
     SLACK_SECRET_PREFIX,
     Resources,
     ensure_secret,
+    existing_secrets,
     local_slack_token,
     provision,
     token_from_secret,
@@ -256,8 +257,11 @@ class LocalRuntime:
 
     def _provide_secrets(self, steps: Sequence[Step]) -> None:
         """A local token per Slack workspace and the default GitHub token, unless the input has one;
-        every token the input provides is known to the stand-ins."""
+        every token the input provides, and every token a reused endpoint already holds (messages of an
+        earlier run may still be queued for its workspaces), is known to the stand-ins."""
         assert self.resources is not None
+        if self.slack is not None or self.github is not None:
+            self._know_existing_tokens()
         given = {step.name: step.value for step in steps if isinstance(step, PutSecret)}
         for team in slack_teams(steps):
             name = f"{SLACK_SECRET_PREFIX}{team}"
@@ -271,9 +275,16 @@ class LocalRuntime:
             if self.github is not None:
                 self.github.register_token(LOCAL_GITHUB_TOKEN)
         for name, value in given.items():
-            if name.startswith(SLACK_SECRET_PREFIX) and self.slack is not None:
-                self.slack.register_token(
-                    token_from_secret(value, "bot_token"), name[len(SLACK_SECRET_PREFIX) :]
-                )
-            elif self.github is not None:
-                self.github.register_token(token_from_secret(value, "token"))
+            self._know_token(name, value)
+
+    def _know_existing_tokens(self) -> None:
+        for name, value in existing_secrets(self.endpoint.url).items():
+            self._know_token(name, value)
+
+    def _know_token(self, secret_name: str, value: str) -> None:
+        if secret_name.startswith(SLACK_SECRET_PREFIX):
+            if self.slack is not None:
+                team = secret_name[len(SLACK_SECRET_PREFIX) :]
+                self.slack.register_token(token_from_secret(value, "bot_token"), team)
+        elif self.github is not None:
+            self.github.register_token(token_from_secret(value, "token"))

@@ -54,6 +54,16 @@ def test_unknown_scenario_and_bad_flags_exit_2():
     assert runner.invoke(local_app, ["run", "--scenario", "nope"]).exit_code == 2
     assert runner.invoke(local_app, ["run", "--slack-url", "not-a-url"]).exit_code == 2
     assert runner.invoke(local_app, ["run", "--timeout", "0"]).exit_code == 2
+    assert runner.invoke(local_app, ["run", "--timeout", "nan"]).exit_code == 2
+
+
+def test_a_report_path_that_cannot_be_written_exits_2_before_the_run(tmp_path):
+    result = runner.invoke(local_app, ["run", "--report", str(tmp_path / "missing" / "r.json")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    result = runner.invoke(local_app, ["run", "--report", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is a directory" in result.output
 
 
 def test_unreachable_aws_endpoint_exits_2():

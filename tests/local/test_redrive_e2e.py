@@ -10,8 +10,7 @@ import boto3
 
 from fanout import registry
 from fanout.dynamo import to_item
-from fanout.local.events_file import PutSecret
-from fanout.local.provision import SLACK_SECRET_PREFIX, local_slack_token, table_names
+from fanout.local.provision import table_names
 from fanout.local.runner import RunOptions, RunResult, run_local
 from fanout.local.scenarios import GONE_CHANNEL, TEAM
 from fanout.ops.filters import RedriveFilter
@@ -65,10 +64,9 @@ def test_poison_then_fix_then_redrive_delivers_once(
     moved = redrive_client(sqs, dlq, queue, RedriveFilter(reason="terminal:"))
     assert (moved.matched, moved.moved, moved.failed) == (1, 1, [])
 
-    # Nothing new is written; the run only drains. The secret step makes the fresh Slack stand-in know
-    # the workspace's token (the secret itself is unchanged).
-    token = PutSecret(f"{SLACK_SECRET_PREFIX}{TEAM}", local_slack_token(TEAM))
-    redelivered = run(steps=[token])
+    # Nothing new is written; the run only drains (as `fanout local run --events-file empty.jsonl`
+    # would): the fresh Slack stand-in learns the workspace's token from the endpoint's secret.
+    redelivered = run(steps=[])
     assert redelivered.exit_code == 0
     assert redelivered.slack is not None
     posts = redelivered.slack.messages(channel=FIXED_CHANNEL, include_deleted=True)
