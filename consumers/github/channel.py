@@ -2,8 +2,8 @@
 
 Gates (each a counted skip, logged by the runtime with its reason): the task exists; the channel is not
 muted for it and the event type is subscribed (per-task overrides); the task has a `repo`; it has a
-target (`pr_number`, else `issue_number`); a non-terminal event is not superseded (the task has ended and
-its comment exists: an old event redriven from the DLQ must not edit the comment back).
+target (`pr_number`, else `issue_number`); the event is not superseded (the task has ended, its comment
+exists and shows that end: a redriven old event or a late `task_stranded` must not edit it back).
 
 Token: the task's `github_token_secret_arn`, else the platform default (`FANOUT_GITHUB_TOKEN_SECRET`).
 A task with neither ends Terminal("no_token"): it is dead-lettered with that reason rather than skipped,
@@ -39,6 +39,12 @@ from fanout.events import TaskEvent
 TARGET = "target"  # the key of the Target in Prepared.extras
 # Task statuses (data-model.md) after which nothing but a terminal event changes the comment.
 ENDED_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
+STATUS_OF = {
+    event_types.TASK_COMPLETED: "COMPLETED",
+    event_types.TASK_FAILED: "FAILED",
+    event_types.TASK_CANCELLED: "CANCELLED",
+    event_types.TASK_TIMED_OUT: "TIMED_OUT",
+}
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
@@ -129,13 +135,15 @@ def _target(prepared: Prepared) -> Target:
 
 
 def _superseded(event: TaskEvent, task: Mapping[str, Any]) -> bool:
-    """A non-terminal event for a task that has ended, while its status comment exists: the comment
-    shows (or its terminal event will show) the end, and editing it back to "PR opened" would regress
-    it. Per-task order makes this reachable only through a redrive of an old dead-lettered event. Without
-    a comment the event still posts, so a task whose terminal event is not subscribed still gets one."""
+    """The task has ended, its status comment exists, and this event is not the one that says how it
+    ended: an older `pr_created` redriven from the DLQ (it would edit "completed" back to "PR opened"),
+    or the reconciler's `task_stranded` after the task failed (it would replace the failure's reason).
+    Without a comment the event still posts, so a task whose terminal event is not subscribed still
+    gets one."""
+    status = task.get("status")
     return (
-        not event_types.is_terminal(event.event_type)
-        and task.get("status") in ENDED_STATUSES
+        status in ENDED_STATUSES
+        and STATUS_OF.get(event.event_type) != status
         and stored_comment_id(task) is not None
     )
 

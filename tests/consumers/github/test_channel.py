@@ -159,3 +159,20 @@ def test_a_terminal_event_still_edits_the_comment_of_an_ended_task(github_env: G
 def test_a_running_task_with_a_comment_is_not_superseded(github_env: GitHubEnv) -> None:
     task_id = github_env.put_task(status="RUNNING", github_comment_id=9001)
     assert github_env.run(make_event(task_id, "pr_created")) != Skipped("superseded")
+
+
+def test_a_stranded_after_the_task_failed_keeps_the_failure_on_the_comment(github_env: GitHubEnv) -> None:
+    task_id = github_env.put_task(status="FAILED", github_comment_id=9001)
+    assert github_env.run(make_event(task_id, "task_stranded")) == Skipped("superseded")
+    assert github_env.github.calls == []
+
+
+@pytest.mark.parametrize(
+    ("status", "event_type"),
+    [("COMPLETED", "task_completed"), ("FAILED", "task_failed"), ("RUNNING", "task_stranded")],
+)
+def test_the_event_that_says_how_the_task_ended_is_not_superseded(
+    github_env: GitHubEnv, status: str, event_type: str
+) -> None:
+    task_id = github_env.put_task(status=status, github_comment_id=9001)
+    assert github_env.run(make_event(task_id, event_type)) != Skipped("superseded")
