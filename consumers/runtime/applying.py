@@ -71,10 +71,13 @@ class Applier:
         self, message: QueueMessage, event: TaskEvent | None, disposition: Disposition, batch: BatchMemory
     ) -> None:
         if isinstance(disposition, Later):
-            self.send_back(message, event, disposition, batch)
-        elif isinstance(disposition, ToDeadLetter):
+            self.send_back(message, event, disposition, batch)  # raises MessageFailed
+        if isinstance(disposition, ToDeadLetter):
             self._dead_letter(message, event, disposition, batch)
-        elif event is not None and disposition.outcome == keys.DELIVERED:
+            return
+        if disposition.limited_key is not None:
+            self._rate_limits.note(disposition.limited_key, self._clock() + disposition.limit_s)
+        if event is not None and disposition.outcome == keys.DELIVERED:
             self._telemetry.delivered(event, now=self._clock(), detail=disposition.reason)
         elif event is not None:
             self._telemetry.skipped(event, disposition.reason)

@@ -198,7 +198,10 @@ class Consumer:
                 return self._completion_lost(message, event, claim, str(exc), now)
             if isinstance(outcome, Skipped):
                 return Done(keys.SKIPPED, outcome.reason)
-            return Done(keys.DELIVERED, outcome.detail)
+            if outcome.rate_limit_key is None:
+                return Done(keys.DELIVERED, outcome.detail)
+            limit = self._clamp(max(outcome.after_seconds or 0.0, 1.0), message, now)
+            return Done(keys.DELIVERED, outcome.detail, limited_key=outcome.rate_limit_key, limit_s=limit)
         if isinstance(outcome, Terminal):
             reason = f"{dlq_attributes.TERMINAL_PREFIX}{outcome.reason}"
             error = outcome.detail or outcome.reason

@@ -10,10 +10,13 @@ from consumers.runtime.ledger import Claimed
 
 @dataclass(frozen=True)
 class Done:
-    """Finished: the message is deleted. `outcome` is `delivered` or `skipped`."""
+    """Finished: the message is deleted. `outcome` is `delivered` or `skipped`. `limited_key`: a call
+    after the delivery was rate-limited; remembered for `limit_s` like a Later's."""
 
     outcome: str
     reason: str = ""
+    limited_key: str | None = None
+    limit_s: int = 0
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,12 @@ UNKNOWN_PREFIX = "unknown:"
 
 @dataclass(frozen=True)
 class Delivered:
+    """Delivered. `rate_limit_key` / `after_seconds`: a call after the delivery's own (a best-effort
+    reaction, say) was rate-limited; the runtime holds the key back as it does after a Retry."""
+
     detail: str = ""
+    rate_limit_key: str | None = None
+    after_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
 """Slack calls on behalf of one workspace: the token is looked up (cached) per call, and a token Slack
 refuses (`invalid_auth` / `token_expired`, i.e. rotated) is fetched again once and the call repeated once,
-within the same attempt, before the refusal stands."""
+within the same attempt, before the refusal stands.
+
+Within one delivery (from `begin`), after Slack rate-limited the workspace no further call is made: each
+answers with that rate limit at once. `limited` tells the delivery, which hands it to the runtime even
+when the delivery itself succeeded (a best-effort reaction or delete was the call refused)."""
 
 from __future__ import annotations
 
@@ -26,20 +30,34 @@ class SlackCalls:
         self._api = api
         self._tokens = tokens
         self._logger = logger
+        self.limited: Retry | None = None
+
+    def begin(self) -> None:
+        """A new delivery: nothing is known to be limited yet (the runtime remembers across messages)."""
+        self.limited = None
 
     def post(self, team_id: str, method: str, body: Mapping[str, Any], event: TaskEvent) -> SlackReply:
-        return self._with_token(
+        return self._watched(
             team_id,
             event,
             lambda token: self._api.post(method, token, body, rate_limit_key=rate_limit_key(team_id)),
         )
 
     def get(self, team_id: str, method: str, params: Mapping[str, str], event: TaskEvent) -> SlackReply:
-        return self._with_token(
+        return self._watched(
             team_id,
             event,
             lambda token: self._api.get(method, token, params, rate_limit_key=rate_limit_key(team_id)),
         )
+
+    def _watched(self, team_id: str, event: TaskEvent, call: Callable[[str], SlackReply]) -> SlackReply:
+        if self.limited is not None:
+            return SlackReply(self.limited, error="ratelimited")
+        reply = self._with_token(team_id, event, call)
+        if reply.rate_limited:
+            assert isinstance(reply.outcome, Retry)
+            self.limited = reply.outcome
+        return reply
 
     def _with_token(self, team_id: str, event: TaskEvent, call: Callable[[str], SlackReply]) -> SlackReply:
         token = self._tokens.get(team_id)

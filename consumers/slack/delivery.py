@@ -16,6 +16,7 @@ event id in its metadata and finishes the bookkeeping instead of posting again.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -66,6 +67,24 @@ class SlackDelivery:
     # -- deliver --------------------------------------------------------------------------------------
 
     def deliver(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> Outcome:
+        self._calls.begin()
+        return self._with_limit(self._deliver(event, task, target))
+
+    def reconcile(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> Outcome | None:
+        self._calls.begin()
+        found = self._reconcile(event, task, target)
+        return None if found is None else self._with_limit(found)
+
+    def _with_limit(self, outcome: Outcome) -> Outcome:
+        """A delivery whose later best-effort call was rate-limited still tells the runtime of it."""
+        limited = self._calls.limited
+        if isinstance(outcome, Delivered) and limited is not None:
+            return replace(
+                outcome, rate_limit_key=limited.rate_limit_key, after_seconds=limited.after_seconds
+            )
+        return outcome
+
+    def _deliver(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> Outcome:
         field = MESSAGE_TS.get(event.event_type)
         if field is not None:
             return self._deliver_lifecycle(event, task, target, field)
@@ -151,12 +170,14 @@ class SlackDelivery:
     def _after_once(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> None:
         if not et.is_terminal(event.event_type):
             return
-        update_reactions(self._calls, target, target.thread_ts, event, self._logger)
-        terminal_cleanup(self._calls, self._store, target, task, event, self._logger)
+        if update_reactions(self._calls, target, target.thread_ts, event, self._logger):
+            terminal_cleanup(self._calls, self._store, target, task, event, self._logger)
+        else:
+            logs.note(self._logger, logs.CLEANUP_SKIPPED, event, reason="rate_limited")
 
     # -- reconcile ------------------------------------------------------------------------------------
 
-    def reconcile(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> Outcome | None:
+    def _reconcile(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> Outcome | None:
         found = find_post(self._calls, target, event)
         if not isinstance(found, FoundPost):
             return found

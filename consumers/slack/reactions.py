@@ -36,14 +36,17 @@ def stale_for(event_type: str) -> tuple[str, ...]:
 
 def update_reactions(
     calls: SlackCalls, target: SlackTarget, root_ts: str | None, event: TaskEvent, logger: Logger
-) -> None:
+) -> bool:
+    """Swap the root's reaction. False when Slack rate-limited the workspace: the caller makes no further
+    best-effort call in this delivery either (the workspace, not the method, is what the runtime holds
+    back, so no call of ours lands inside the Retry-After window)."""
     name = REACTION_FOR.get(event.event_type)
     if name is None or root_ts is None:
-        return
+        return True
     for stale in stale_for(event.event_type):
         if not _react(calls, "reactions.remove", stale, target, root_ts, event, logger):
-            return
-    _react(calls, "reactions.add", name, target, root_ts, event, logger)
+            return False
+    return _react(calls, "reactions.add", name, target, root_ts, event, logger)
 
 
 def _react(
@@ -55,8 +58,7 @@ def _react(
     event: TaskEvent,
     logger: Logger,
 ) -> bool:
-    """False when Slack rate-limited the call: the rest of the swap is given up rather than sent into
-    the Retry-After window (reactions are best effort and never retried)."""
+    """False when Slack rate-limited the call (reactions are best effort and never retried)."""
     body = {"channel": target.channel, "timestamp": root_ts, "name": name}
     reply = calls.post(target.team_id, method, body, event)
     if reply.ok or reply.error == _ALREADY[method]:

@@ -216,3 +216,20 @@ def test_a_rate_limit_on_the_last_attempt_still_holds_the_keys_other_messages(
     waiting_rec = next(r for r in records if r["body"] == waiting.to_body())
     assert failed_ids(response) == {waiting_rec["messageId"]}
     assert consumer_env.sqs.delay_for(waiting_rec["receiptHandle"]) == 600
+
+
+def test_a_delivery_whose_later_call_was_rate_limited_still_holds_the_key(consumer_env: ConsumerEnv) -> None:
+    first, second = make_event(rate_limit_key="slack:T1"), make_event(rate_limit_key="slack:T1")
+    consumer_env.channel.deliveries[first.event_id] = [Delivered(rate_limit_key="slack:T1", after_seconds=20)]
+    consumer_env.send(first)
+    consumer_env.send(second)
+    handler = consumer_env.handler()
+
+    response, records = consumer_env.run_batch(handler)
+
+    assert consumer_env.channel.delivered_calls == [first.event_id]
+    assert handler.stats.delivered == 1
+    assert consumer_env.ledger_item(first.event_id)["state"] == {"S": "done"}
+    waiting = next(r for r in records if r["body"] == second.to_body())
+    assert failed_ids(response) == {waiting["messageId"]}
+    assert consumer_env.sqs.delay_for(waiting["receiptHandle"]) == 20

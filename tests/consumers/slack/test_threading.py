@@ -134,7 +134,9 @@ def test_reaction_failures_never_fail_the_delivery_and_are_logged(slack_env: Sla
     slack_env.slack.fail(
         "reactions.add", Fault(status=429, error="ratelimited", headers={"Retry-After": "9"})
     )
-    assert slack_env.run(make_event(task_id, "task_created")) == Delivered()
+    outcome = slack_env.run(make_event(task_id, "task_created"))
+    # Delivered all the same; the runtime is told of the workspace's limit so it holds it back.
+    assert outcome == Delivered(rate_limit_key=f"slack:{slack_env.team}", after_seconds=9.0)
     assert "fanout.slack.reaction_failed" in slack_env.log_events()
     assert [c.method for c in slack_env.slack.calls].count("reactions.add") == 1  # never retried
 
@@ -211,18 +213,19 @@ def test_a_rate_limited_best_effort_call_ends_the_best_effort_calls(slack_env: S
     slack.calls.clear()
     slack.fail("reactions.remove", Fault(status=429, error="ratelimited", headers={"Retry-After": "30"}))
 
-    assert slack_env.run(make_event(task_id, "task_completed")) == Delivered()
+    limited = Delivered(rate_limit_key=f"slack:{slack_env.team}", after_seconds=30.0)
+    assert slack_env.run(make_event(task_id, "task_completed")) == limited
 
-    # Slack limits each method on its own: the reaction swap stops at the 429 (no second remove, no add),
-    # while the cleanup's chat.delete calls still go out; a 429 on one of those stops the rest.
-    methods = slack.methods()
-    assert methods == ["chat.postMessage", "reactions.remove", "chat.delete", "chat.delete"]
+    # The runtime holds back the whole workspace after a 429, and so does the delivery: no second remove,
+    # no add, no cleanup delete inside the window; a 429 on a cleanup delete stops the rest likewise.
+    assert slack.methods() == ["chat.postMessage", "reactions.remove"]
+    assert "fanout.slack.cleanup_skipped" in slack_env.log_events()
     slack.calls.clear()
     other = slack_env.put_task(meta={"slack_thread_ts": slack.seed("C100")})
     for event_type in ("task_created", "session_started"):
         assert slack_env.run(make_event(other, event_type)) == Delivered()
     slack.calls.clear()
     slack.fail("chat.delete", Fault(status=429, error="ratelimited", headers={"Retry-After": "30"}))
-    assert slack_env.run(make_event(other, "task_completed")) == Delivered()
+    assert slack_env.run(make_event(other, "task_completed")) == limited
     assert slack.methods().count("chat.delete") == 1
     assert "fanout.slack.cleanup_delete_failed" in slack_env.log_events()
