@@ -13,6 +13,11 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+# DynamoDB's number range: up to 38 significant digits, magnitudes from 1E-130 to below 1E+126. Anything
+# else cannot come from DynamoDB and would not survive JSON (inf, or ints past Python's digit limit).
+MIN_MAGNITUDE = Decimal("1E-130")
+MAX_MAGNITUDE = Decimal("1E+126")
+
 
 class AttributeValueError(ValueError):
     """An attribute value that is not a well-formed DynamoDB attribute value."""
@@ -25,6 +30,11 @@ def parse_number(text: str) -> int | float:
         raise AttributeValueError(f"N value {text!r} is not a number") from exc
     if not number.is_finite():
         raise AttributeValueError(f"N value {text!r} is not finite")
+    out_of_range = bool(number) and not MIN_MAGNITUDE <= abs(number) < MAX_MAGNITUDE
+    if out_of_range or len(number.as_tuple().digits) > 38:
+        raise AttributeValueError(
+            f"N value {text[:40]!r} is beyond DynamoDB's numbers (38 digits, 1E-130..1E+126)"
+        )
     if number == number.to_integral_value() and "e" not in text.lower() and "." not in text:
         return int(number)
     return float(number)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -66,7 +67,10 @@ class TaskEvent:
             body["metadata"] = self.metadata  # frozen maps are thawed by _json_default as they are met
         if self.source_type is not None:
             body["source_type"] = self.source_type
-        return _BODY_ENCODER.encode(body)
+        text = _BODY_ENCODER.encode(body)
+        if text.isascii() or not _SQS_UNSAFE.search(text):
+            return text
+        return _SQS_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
     @classmethod
     def from_body(cls, body: str) -> TaskEvent:
@@ -159,4 +163,8 @@ def _json_default(value: Any) -> Any:
 
 
 # One encoder for every body: json.dumps with options builds a new encoder on each call.
+# Characters SQS refuses in a message body although DynamoDB stores them (the noncharacters U+FFFE and
+# U+FFFF; lone surrogates cannot come from DynamoDB but are covered too). JSON's escapes carry them: the
+# parsed body is the same. The encoder already escapes control characters.
+_SQS_UNSAFE = re.compile("[\ud800-\udfff\ufffe\uffff]")
 _BODY_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)

@@ -79,6 +79,10 @@ def _report(plan: BatchPlan, results: dict[str, SendResult], records: int, faile
     )
     if plan.spam_dropped:
         logger.warning("fanout.router.spam_guard", extra={"dropped": dict(plan.spam_dropped)})
+    if plan.notes:
+        # Which records were skipped, cut or held back, so an operator can find them (not per event:
+        # one line per batch, the first few records).
+        logger.warning("fanout.router.records_noted", extra={"records": plan.notes})
     for result in results.values():
         for error in result.failures[:5]:
             logger.warning("fanout.router.send_failed", extra={"error": error})

@@ -18,6 +18,7 @@ MAX_BODY_BYTES = 256 * 1024  # SQS's message size limit
 # Renderers show at most a few hundred characters of any metadata text; an oversized event keeps this
 # much of each string rather than being dropped.
 TRUNCATED_TEXT_CHARS = 2000
+MAX_NOTES = 20
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,14 @@ class BatchPlan:
     unrouted_types: Counter[str] = field(default_factory=Counter)  # event types no channel renders
     spam_dropped: Counter[str] = field(default_factory=Counter)  # channel -> events over the limit
     events: int = 0
+    # Which records were skipped and why (the first MAX_NOTES of a batch), for one warning line per batch.
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+    def note(self, record: Mapping[str, Any], reason: str, detail: str = "", **ids: str) -> None:
+        if len(self.notes) < MAX_NOTES:
+            self.notes.append(
+                {"record": str(record.get("eventID", "?")), "reason": reason, "detail": detail, **ids}
+            )
 
 
 def plan_batch(records: Sequence[Mapping[str, Any]], channels: Iterable[str]) -> BatchPlan:
@@ -49,6 +58,7 @@ def plan_batch(records: Sequence[Mapping[str, Any]], channels: Iterable[str]) ->
             event = parse_stream_record(record)
         except SkipRecord as skip:
             plan.skipped[skip.reason] += 1
+            plan.note(record, skip.reason, skip.detail[:200])
             continue
         plan.events += 1
         targets = routes.get(event.event_type)
@@ -58,10 +68,13 @@ def plan_batch(records: Sequence[Mapping[str, Any]], channels: Iterable[str]) ->
         if not targets:
             plan.unrouted_types[event.event_type] += 1
             continue
-        body = _fitted_body(event)
+        body, cut = _fitted_body(event)
         if body is None:
             plan.skipped["oversized"] += 1
+            plan.note(record, "oversized", task_id=event.task_id, event_id=event.event_id)
             continue
+        if cut:
+            plan.note(record, cut, task_id=event.task_id, event_id=event.event_id)
         terminal = event.is_terminal
         group_id, dedup_id = sqs_id(event.task_id), sqs_id(event.event_id)
         for channel in targets:
@@ -70,6 +83,8 @@ def plan_batch(records: Sequence[Mapping[str, Any]], channels: Iterable[str]) ->
                 seen = non_terminal_seen[key] = non_terminal_seen.get(key, 0) + 1
                 if seen > SPAM_LIMIT_PER_TASK:
                     plan.spam_dropped[channel] += 1
+                    if seen == SPAM_LIMIT_PER_TASK + 1:  # one note per task and channel
+                        plan.note(record, "spam_guard", channel=channel, task_id=event.task_id)
                     continue
             plan.messages.append(OutboundMessage(index, channel, group_id, dedup_id, body))
     return plan
@@ -84,15 +99,20 @@ def sqs_id(value: str) -> str:
     return "sha256-" + hashlib.sha256(value.encode()).hexdigest()
 
 
-def _fitted_body(event: TaskEvent) -> str | None:
-    """The message body, with long metadata texts cut when the whole would exceed SQS's limit; None
-    when even that does not fit (the record is skipped and counted, never retried in vain)."""
+def _fitted_body(event: TaskEvent) -> tuple[str | None, str]:
+    """The message body and how it was cut to fit SQS's limit ("" when it was not): long metadata texts
+    first, else the whole metadata (the consumer reads the task; the event still says what happened).
+    None only when not even that fits (the record is skipped and counted, never retried in vain)."""
     body = event.to_body()
     if body_bytes(body) <= MAX_BODY_BYTES:
-        return body
+        return body, ""
     trimmed = replace(event, metadata={**_cut_texts(event.metadata), "fanout_truncated": True})
     body = trimmed.to_body()
-    return body if body_bytes(body) <= MAX_BODY_BYTES else None
+    if body_bytes(body) <= MAX_BODY_BYTES:
+        return body, "metadata_truncated"
+    bare = replace(event, metadata={"fanout_metadata_dropped": True})
+    body = bare.to_body()
+    return (body, "metadata_dropped") if body_bytes(body) <= MAX_BODY_BYTES else (None, "")
 
 
 def body_bytes(body: str) -> int:

@@ -95,15 +95,19 @@ def _send_chunk(
         for ok in response.get("Successful", []):
             remaining.pop(int(ok["Id"]), None)
             result.sent += 1
-        retryable: dict[int, OutboundMessage] = {}
+        # An entry the response lists neither as successful nor as failed was not sent: retry it.
+        retryable: dict[int, OutboundMessage] = dict(remaining)
         for failed in response.get("Failed", []):
             key = int(failed["Id"])
             last_error[key] = f"{failed.get('Code', '?')}: {failed.get('Message', '')}"
             if failed.get("SenderFault"):
                 # Our request was wrong (size, characters): retrying cannot help; fail the record now.
-                _give_up(remaining.pop(key), last_error[key], result, failed_groups)
-            elif key in remaining:
-                retryable[key] = remaining[key]
+                retryable.pop(key, None)
+                message = remaining.pop(key, None)
+                if message is not None:
+                    _give_up(message, last_error[key], result, failed_groups)
+        for key in retryable:
+            last_error.setdefault(key, "not in the SendMessageBatch response")
         remaining = retryable
     for key, message in remaining.items():
         _give_up(message, last_error.get(key, "unknown"), result, failed_groups)
@@ -121,5 +125,6 @@ def _entries(remaining: dict[int, OutboundMessage]) -> Iterator[Any]:
 
 def _give_up(message: OutboundMessage, error: str, result: SendResult, failed_groups: set[str]) -> None:
     result.failed_records.add(message.record_index)
-    result.failures.append(error)
+    # The ids say which task and event: the group id is the task id, the dedup id the event id.
+    result.failures.append(f"{error} [task {message.group_id}, event {message.dedup_id}]")
     failed_groups.add(message.group_id)

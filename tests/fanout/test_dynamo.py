@@ -56,3 +56,14 @@ def test_nested_item() -> None:
 def test_malformed_attribute_values_raise(value: Any) -> None:
     with pytest.raises(AttributeValueError):
         from_attribute_value(value)
+
+
+@pytest.mark.parametrize("text", ["1e400", "9" * 39, "1" + "0" * 5000, "1E-131", "-1E+126"])
+def test_numbers_dynamodb_cannot_hold_are_malformed(text: str) -> None:
+    with pytest.raises(AttributeValueError, match="beyond DynamoDB"):
+        parse_number(text)
+
+
+@pytest.mark.parametrize("text", ["0", "-0.0", "9" * 38, "1E-130", "9.9E+125", "12345678901234567.5"])
+def test_numbers_within_dynamodbs_range_parse(text: str) -> None:
+    assert parse_number(text) == (int(text) if text.isdigit() else float(text))

@@ -119,3 +119,15 @@ def test_metrics_per_batch_are_emitted_once_and_not_accumulated(
         assert routed == {"slack": [3.0], "github": [2.0]}
         assert len(totals) == 1
         assert (totals[0]["SkippedRecords"], totals[0]["SendFailures"]) == ([1.0], [0.0])
+
+
+def test_skipped_records_are_named_in_one_warning_per_batch(channel_queues, stream_record, caplog) -> None:
+    settings, sqs = channel_queues()
+    garbage = {"eventID": "bad-1", "eventName": "INSERT", "dynamodb": {"NewImage": {"task_id": {"X": 1}}}}
+    removed = {"eventID": "gone-1", "eventName": "REMOVE", "dynamodb": {}}
+    with caplog.at_level(logging.DEBUG, logger="fanout-router"):
+        make_handler(settings, sqs=sqs)({"Records": [garbage, removed, stream_record()]}, None)
+    ours = [r for r in caplog.records if r.name == "fanout-router"]
+    assert [r.getMessage() for r in ours] == ["fanout.router.batch", "fanout.router.records_noted"]
+    noted = {n["record"]: n["reason"] for n in ours[1].records}
+    assert noted == {"bad-1": "malformed_attribute", "gone-1": "remove"}

@@ -74,7 +74,7 @@ def test_ids_sqs_would_reject_become_stable_digests(stream_record) -> None:
     assert plan_batch([stream_record(task_id="ok-id_1")], ("slack",)).messages[0].group_id == "ok-id_1"
 
 
-def test_oversized_metadata_is_cut_to_fit_and_a_hopeless_record_is_skipped(stream_record) -> None:
+def test_oversized_metadata_is_cut_to_fit_else_dropped_and_noted(stream_record) -> None:
     big = stream_record(event_type="agent_error", metadata={"message_preview": "y" * 300_000})
     plan = plan_batch([big], ("slack",))
     body = json.loads(plan.messages[0].body)
@@ -82,7 +82,50 @@ def test_oversized_metadata_is_cut_to_fit_and_a_hopeless_record_is_skipped(strea
     assert body["metadata"]["message_preview"] == "y" * TRUNCATED_TEXT_CHARS
     assert body["metadata"]["fanout_truncated"] is True
 
-    hopeless = stream_record(event_type="agent_error", metadata={f"k{i}": i for i in range(40_000)})
+    assert plan.notes[0]["reason"] == "metadata_truncated"
+
+    many = stream_record(event_type="task_failed", metadata={f"k{i}": i for i in range(40_000)})
+    plan = plan_batch([many], ("slack",))
+    (message,) = plan.messages  # a terminal event still goes out, without its metadata
+    assert json.loads(message.body)["metadata"] == {"fanout_metadata_dropped": True}
+    assert json.loads(message.body)["event_type"] == "task_failed"
+    assert plan.skipped == {}
+    assert plan.notes[0]["reason"] == "metadata_dropped"
+    assert plan.notes[0]["event_id"] == json.loads(message.body)["event_id"]
+
+    hopeless = stream_record(task_id="t" * 300_000, event_type="task_failed")
     plan = plan_batch([hopeless], ("slack",))
     assert plan.messages == []
     assert plan.skipped == {"oversized": 1}
+    assert plan.notes[0]["reason"] == "oversized"
+
+
+def test_a_skipped_record_is_noted_with_its_reason_and_detail(stream_record) -> None:
+    record = stream_record(event_type="task_created")
+    del record["dynamodb"]["NewImage"]["timestamp"]
+    plan = plan_batch([record], ("slack",))
+    assert plan.skipped == {"missing_fields": 1}
+    (note,) = plan.notes
+    assert note["reason"] == "missing_fields"
+    assert "timestamp" in note["detail"]
+    assert note["record"] == record["eventID"]
+
+
+def test_the_spam_guard_notes_each_task_once(stream_record) -> None:
+    records = [stream_record(task_id="busy", event_type="session_started") for _ in range(25)]
+    plan = plan_batch(records, ("slack",))
+    assert plan.spam_dropped == {"slack": 5}
+    assert [n["reason"] for n in plan.notes] == ["spam_guard"]
+    assert plan.notes[0]["task_id"] == "busy"
+
+
+def test_a_body_carries_characters_sqs_refuses_as_json_escapes(stream_record) -> None:
+    text = "tool output \uffff and \ufffe here, ✓ stays"
+    plan = plan_batch(
+        [stream_record(event_type="agent_error", metadata={"message_preview": text})], ("slack",)
+    )
+    body = plan.messages[0].body
+    assert "\uffff" not in body
+    assert "\ufffe" not in body
+    assert "✓" in body
+    assert json.loads(body)["metadata"]["message_preview"] == text

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fanout.router.plan import OutboundMessage
 from fanout.router.sender import MAX_ENTRIES, send_all
@@ -83,3 +84,34 @@ def test_batches_respect_the_size_limit(channel_queues) -> None:
     assert [len(c) for c in flaky.calls] == [2, 2]
     assert result.sent == 4
     assert len(flaky.calls[0]) <= MAX_ENTRIES
+
+
+class LosesEntries:
+    """A real client whose response omits the first call's entries picked by `lose` (sent nowhere)."""
+
+    def __init__(self, real: Any, lose: str) -> None:
+        self.real, self.lose, self.calls = real, lose, 0
+
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls == 1:
+            Entries = [e for e in Entries if e["MessageDeduplicationId"] != self.lose]
+        return dict(self.real.send_message_batch(QueueUrl=QueueUrl, Entries=Entries))
+
+
+def test_an_entry_missing_from_the_response_is_sent_again(channel_queues) -> None:
+    settings, sqs = channel_queues()
+    url = settings.queue_urls["slack"]
+    client = LosesEntries(sqs, lose="e1")
+    result = send_all(client, url, messages(["a", "b", "c"]))
+    assert client.calls == 2
+    assert result.sent == 3
+    assert not result.failed_records
+    assert sorted(json.loads(m["Body"])["i"] for m in drain(sqs, url)) == [0, 1, 2]
+
+
+def test_a_final_failure_names_the_task_and_event(channel_queues) -> None:
+    settings, sqs = channel_queues()
+    flaky = FlakySQS(sqs, fails=lambda entry, call: True, sender_fault=True)
+    result = send_all(flaky, settings.queue_urls["slack"], messages(["task-7"]))
+    assert result.failures == ["InternalError: injected [task task-7, event e0]"]
