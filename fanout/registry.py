@@ -15,6 +15,7 @@ from fanout import event_types as et
 # SQS limits the settings are checked against.
 FIFO_MAX_BATCH_SIZE = 10
 MIN_MAX_CONCURRENCY = 2  # Lambda's floor for an SQS event source's maximum concurrency
+MAX_MAX_CONCURRENCY = 1000  # and its ceiling
 SQS_MAX_RECEIVE_COUNT = 1000
 VISIBILITY_TIMEOUT_FACTOR = 6  # AWS's guidance: queue visibility at least 6x the function timeout
 SQS_MAX_VISIBILITY_S = 12 * 3600
@@ -58,8 +59,9 @@ class ChannelSettings:
         for key, raw in overrides.items():
             name = _snake(key)
             if name not in known:
-                raise InvalidChannelSettings(f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
-            changes[name] = _coerce(name, raw, float if name.startswith("backoff") else int)
+                names = ", ".join(sorted(_camel(n) for n in known))
+                raise InvalidChannelSettings(f"unknown setting {key!r}; known: {names}")
+            changes[name] = _coerce(key, raw, float if name.startswith("backoff") else int)
         return replace(self, **changes)
 
 
@@ -79,8 +81,10 @@ class ChannelSpec:
         problems: list[str] = []
         if not 1 <= s.batch_size <= FIFO_MAX_BATCH_SIZE:
             problems.append(f"batchSize {s.batch_size} must be 1..{FIFO_MAX_BATCH_SIZE} for a FIFO queue")
-        if s.max_concurrency < MIN_MAX_CONCURRENCY:
-            problems.append(f"maxConcurrency {s.max_concurrency} must be at least {MIN_MAX_CONCURRENCY}")
+        if not MIN_MAX_CONCURRENCY <= s.max_concurrency <= MAX_MAX_CONCURRENCY:
+            problems.append(
+                f"maxConcurrency {s.max_concurrency} must be {MIN_MAX_CONCURRENCY}..{MAX_MAX_CONCURRENCY}"
+            )
         if s.reserved_concurrency is not None and s.reserved_concurrency < s.max_concurrency:
             problems.append(
                 f"reservedConcurrency {s.reserved_concurrency} is below maxConcurrency {s.max_concurrency}"
@@ -194,9 +198,16 @@ def _snake(key: str) -> str:
     return aliases.get(out, out)
 
 
+def _camel(name: str) -> str:
+    """A field name as operators write it in context and messages: max_concurrency -> maxConcurrency."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
 def _coerce(name: str, raw: Any, kind: type) -> Any:
+    """`name` as the operator wrote it (context key), for the message."""
     if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"", "none", "null"}):
-        if name == "reserved_concurrency":
+        if _snake(name) == "reserved_concurrency":
             return None
         raise InvalidChannelSettings(f"{name} needs a value")
     try:

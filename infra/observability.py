@@ -38,15 +38,28 @@ class AlarmTopic(Construct):
         super().__init__(scope, construct_id)
         # The AWS-managed aws/sns key cannot be used by CloudWatch alarms: a customer key allows it.
         self.key = kms.Key(self, "Key", enable_key_rotation=True, description="fanout alarm topic")
+        # Only this account's alarms: CloudWatch acts for whoever owns the alarm.
+        own_alarms = {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy, "*" is this key
+                conditions=own_alarms,
             )
         )
         self.topic = sns.Topic(
             self, "Topic", master_key=self.key, enforce_ssl=True, display_name="fanout alarms"
+        )
+        # The topic policy CDK writes (for enforce_ssl) replaces SNS's default one, which is what lets
+        # the account's own alarms publish: say so explicitly, or the alarms could never notify.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=own_alarms,
+            )
         )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

@@ -43,7 +43,8 @@ def test_overrides_accept_camel_case_strings() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"maxConcurrency": 1}, "maxConcurrency 1 must be at least 2"),
+        ({"maxConcurrency": 1}, "maxConcurrency 1 must be 2..1000"),
+        ({"maxConcurrency": 1001}, "maxConcurrency 1001 must be 2..1000"),
         ({"batchSize": 11}, "batchSize 11 must be 1..10"),
         ({"visibilityTimeoutS": 100}, "below 6x timeoutS (180)"),
         ({"reservedConcurrency": 3}, "reservedConcurrency 3 is below maxConcurrency 5"),
@@ -72,3 +73,12 @@ def test_names() -> None:
     assert registry.output_key("github", registry.OUTPUT_DLQ_URL) == "GithubDlqUrl"
     with pytest.raises(KeyError, match="unknown channel 'teams'"):
         registry.get("teams")
+
+
+def test_override_messages_name_settings_as_operators_write_them() -> None:
+    with pytest.raises(
+        InvalidChannelSettings, match=r"unknown setting 'maxConcurency'; known: .*maxConcurrency"
+    ):
+        registry.SLACK.settings.with_overrides({"maxConcurency": 4})
+    with pytest.raises(InvalidChannelSettings, match="maxConcurrency='abc' is not a int"):
+        registry.SLACK.settings.with_overrides({"maxConcurrency": "abc"})

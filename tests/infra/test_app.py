@@ -34,6 +34,6 @@ def test_an_invalid_cli_override_exits_nonzero_with_the_reason_and_no_traceback(
     )
     assert result.returncode == 1
     assert "fanout: cannot synthesize: invalid settings for channel slack" in result.stderr
-    assert "maxConcurrency 1 must be at least 2" in result.stderr
+    assert "maxConcurrency 1 must be 2..1000" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "manifest.json").exists()

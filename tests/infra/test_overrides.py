@@ -67,7 +67,7 @@ def test_a_disabled_channel_has_no_queue_no_route_and_no_secret_access(synth: Sy
 @pytest.mark.parametrize(
     ("context", "message"),
     [
-        ({"fanout:slack:maxConcurrency": "1"}, "maxConcurrency 1 must be at least 2"),
+        ({"fanout:slack:maxConcurrency": "1"}, "maxConcurrency 1 must be 2..1000"),
         ({"fanout:github:batchSize": "11"}, "batchSize 11 must be 1..10"),
         ({"fanout:slack:timeoutS": "60"}, r"visibilityTimeoutS 180 is below 6x timeoutS \(360\)"),
     ],

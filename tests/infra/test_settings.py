@@ -75,10 +75,10 @@ def test_a_string_override_from_the_command_line_changes_one_setting(props_from:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"fanout:slack:maxConcurrency": "1"}, "maxConcurrency 1 must be at least 2"),
+        ({"fanout:slack:maxConcurrency": "1"}, "maxConcurrency 1 must be 2..1000"),
         ({"fanout:github:batchSize": "11"}, "batchSize 11 must be 1..10 for a FIFO queue"),
         ({"fanout:github:visibilityTimeoutS": "300"}, r"visibilityTimeoutS 300 is below 6x timeoutS \(360\)"),
-        ({"fanout:slack:batchSize": "ten"}, "batch_size='ten' is not a int"),
+        ({"fanout:slack:batchSize": "ten"}, "batchSize='ten' is not a int"),
         ({"fanout:slack:maxConcurency": "4"}, "unknown setting 'maxConcurency'"),
         ({"fanout:teams:batchSize": "4"}, "unknown channel 'teams'"),
         ({"fanout:slack:ageAlarmS": "999999"}, "ageAlarmS 999999 must be 60..maxAgeS"),

@@ -321,6 +321,17 @@ def test_alarms_per_channel_and_router_notify_the_topic(synthesized: Synthesized
     assert subscription["Properties"]["Endpoint"] == "ops@example.com"
 
 
+def test_the_accounts_alarms_may_publish_to_the_topic_over_tls_only(synthesized: Synthesized) -> None:
+    [policy] = synthesized.of_type("AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    [allow] = [st for st in statements if st["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert "aws:SourceAccount" in allow["Condition"]["StringEquals"]
+    [deny] = [st for st in statements if st["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
 def emitted_metric(
     spec: registry.ChannelSpec,
     env: dict[str, Any],
