@@ -138,6 +138,7 @@ class Applier:
             channel=self._channel,
             task_id=event.task_id if event else loose.get("task_id"),
             event_type=event.event_type if event else loose.get("event_type"),
+            redriven=message.redriven,
         )
         try:
             self._dlq.send(message, dead)

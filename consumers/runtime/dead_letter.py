@@ -38,6 +38,7 @@ class DeadLetter:
     channel: str
     task_id: str | None = None
     event_type: str | None = None
+    redriven: int = 0  # times `fanout dlq redrive` moved the message back (carried over)
 
 
 def message_attributes(letter: DeadLetter) -> dict[str, MessageAttributeValueTypeDef]:
@@ -51,6 +52,7 @@ def message_attributes(letter: DeadLetter) -> dict[str, MessageAttributeValueTyp
         attrs.CHANNEL: ("String", letter.channel),
         attrs.TASK_ID: ("String", letter.task_id),
         attrs.EVENT_TYPE: ("String", letter.event_type),
+        attrs.REDRIVEN: ("Number", str(letter.redriven) if letter.redriven else None),
     }
     return {name: {"DataType": kind, "StringValue": value} for name, (kind, value) in values.items() if value}
 

@@ -9,6 +9,9 @@ FIRST_RECEIVED = "first_received"  # ISO-8601 UTC
 CHANNEL = "channel"
 TASK_ID = "task_id"
 EVENT_TYPE = "event_type"
+# Set by `fanout dlq redrive` (how many times a message was moved back); a consumer that dead-letters the
+# message again carries it over, so the count survives the round trip.
+REDRIVEN = "redriven_from_dlq"
 
 ALL = (REASON, LAST_ERROR, ATTEMPTS, FIRST_RECEIVED, CHANNEL, TASK_ID, EVENT_TYPE)
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from consumers.runtime.dlq_attributes import REDRIVEN
+
 
 @dataclass(frozen=True)
 class QueueMessage:
@@ -16,6 +18,7 @@ class QueueMessage:
     group_id: str | None
     receive_count: int
     first_received_at: float | None  # epoch seconds; None when SQS did not say
+    redriven: int = 0  # the `redriven_from_dlq` message attribute, 0 when absent
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> QueueMessage:
@@ -27,6 +30,7 @@ class QueueMessage:
             group_id=attributes.get("MessageGroupId") or None,
             receive_count=_int(attributes.get("ApproximateReceiveCount"), default=1),
             first_received_at=_epoch_ms(attributes.get("ApproximateFirstReceiveTimestamp")),
+            redriven=_redriven(record.get("messageAttributes")),
         )
 
     def first_received_or(self, now: float) -> float:
@@ -56,3 +60,12 @@ def _epoch_ms(value: Any) -> float | None:
         return int(value) / 1000.0
     except (TypeError, ValueError):
         return None
+
+
+def _redriven(message_attributes: Any) -> int:
+    """Lambda spells message attributes {"stringValue": ..., "dataType": ...}."""
+    if not isinstance(message_attributes, Mapping):
+        return 0
+    value = message_attributes.get(REDRIVEN)
+    raw = value.get("stringValue") if isinstance(value, Mapping) else None
+    return max(0, _int(raw, default=0))

@@ -11,18 +11,24 @@ from fanout.ops.errors import UsageError
 from fanout.ops.messages import DeadLetter
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_PART = re.compile(r"(\d+)\s*([smhdw])")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit also takes "²"
+_PART = re.compile(r"([0-9]+)\s*([smhdw])")
 
 
 def parse_duration(text: str) -> timedelta:
     """'30m', '2h', '1d', '1h30m', '45s', or a bare number of seconds."""
     cleaned = text.strip().lower()
-    if cleaned.isdigit():
-        return timedelta(seconds=int(cleaned))
-    parts = _PART.findall(cleaned)
-    if not cleaned or not parts or _PART.sub("", cleaned).strip():
-        raise UsageError(f"bad duration {text!r}: use a number with s, m, h, d or w, e.g. 30m, 2h, 1d")
-    return timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in parts))
+    bad = UsageError(f"bad duration {text!r}: use a number with s, m, h, d or w, e.g. 30m, 2h, 1d")
+    if _DIGITS.fullmatch(cleaned):
+        parts = [(cleaned, "s")]
+    else:
+        parts = _PART.findall(cleaned)
+        if not cleaned or not parts or _PART.sub("", cleaned).strip():
+            raise bad
+    try:
+        return timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in parts))
+    except OverflowError:
+        raise bad from None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 else:
     SQSClient = Any
 
-REDRIVEN_ATTRIBUTE = "redriven_from_dlq"  # how many times a client redrive moved this message back
+REDRIVEN_ATTRIBUTE = attr.REDRIVEN  # how many times a client redrive moved this message back
 MAX_MESSAGE_ATTRIBUTES = 10  # SQS's limit per message
 BATCH = 10  # SQS's limit per receive and per batch call
 

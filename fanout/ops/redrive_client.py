@@ -105,6 +105,7 @@ def redrive_client(
     seen: set[str] = set()
     undeleted: dict[str, DeadLetter] = {}  # sent, delete failed: retry the delete only, never resend
     blocked_groups: set[str] = set()
+    past_limit = 0
 
     def report() -> None:
         if on_progress is not None:
@@ -128,6 +129,7 @@ def redrive_client(
                 fresh += 1
                 if limit is not None and result.matched >= limit:
                     held[message_id] = handle  # received with the last batch, past the limit
+                    past_limit += 1
                     continue
                 letter = messages.parse_dead_letter(raw)
                 result.examined += 1
@@ -144,7 +146,8 @@ def redrive_client(
             if not fresh:
                 break
         result.reached_limit = limit is not None and result.matched >= limit
-        result.unexamined = messages.queue_counts(sqs, source_dlq_url).visible
+        # Those held past the limit are invisible now, so the queue's count alone would miss them.
+        result.unexamined = messages.queue_counts(sqs, source_dlq_url).visible + past_limit
     finally:
         messages.give_back(sqs, source_dlq_url, held.values())
     report()

@@ -24,6 +24,8 @@ else:
 FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 MAX_RATE = 500  # SQS's ceiling for MaxNumberOfMessagesPerSecond
 POLL_S = 2.0
+CLOCK_SKEW_MS = 60_000
+MAX_UNMATCHED_POLLS = 30  # a minute at the default poll interval
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,14 @@ class MoveTask:
     to_move: int | None
     task_handle: str | None = None  # only while RUNNING
     failure_reason: str | None = None
+    started_ms: int | None = None  # StartedTimestamp, epoch milliseconds
+
+    def is_ours(self, handle: str, started_after_ms: int) -> bool:
+        """The task we started: its handle while it runs; once finished (no handle listed), one started
+        no earlier than our start, less a minute of clock skew."""
+        if self.task_handle is not None:
+            return self.task_handle == handle
+        return self.started_ms is not None and self.started_ms >= started_after_ms - CLOCK_SKEW_MS
 
     @property
     def finished(self) -> bool:
@@ -72,6 +82,7 @@ def latest_move_task(sqs: SQSClient, dlq_arn: str) -> MoveTask | None:
         to_move=task.get("ApproximateNumberOfMessagesToMove"),
         task_handle=task.get("TaskHandle"),
         failure_reason=task.get("FailureReason"),
+        started_ms=task.get("StartedTimestamp"),
     )
 
 
@@ -82,12 +93,22 @@ def watch_move_task(
     on_progress: ProgressFn | None = None,
     sleep: Callable[[float], None] = time.sleep,
     poll_s: float = POLL_S,
+    ours: tuple[str, int] | None = None,
 ) -> MoveTask:
-    """Poll until the DLQ's latest move task has finished; returns its final state."""
+    """Poll until the DLQ's latest move task has finished; returns its final state. With `ours` (the
+    handle and start time, epoch ms, of the task we started), another task listed first (an older one,
+    or another operator's) is waited out rather than reported as ours."""
+    unmatched = 0
     while True:
         task = latest_move_task(sqs, dlq_arn)
         if task is None:
             raise OpsError(f"no message move task found for {dlq_arn}")
+        if ours is not None and not task.is_ours(*ours):
+            unmatched += 1
+            if unmatched > MAX_UNMATCHED_POLLS:
+                raise OpsError(f"the move task started on {dlq_arn} is not listed; see the SQS console")
+            sleep(poll_s)
+            continue
         if on_progress is not None:
             on_progress(task)
         if task.finished:
@@ -104,9 +125,13 @@ def redrive_native(
     on_progress: ProgressFn | None = None,
     sleep: Callable[[float], None] = time.sleep,
     poll_s: float = POLL_S,
+    clock: Callable[[], float] = time.time,
 ) -> MoveTask:
-    start_move_task(sqs, dlq_arn=dlq_arn, queue_arn=queue_arn, rate=rate)
-    return watch_move_task(sqs, dlq_arn, on_progress=on_progress, sleep=sleep, poll_s=poll_s)
+    started_ms = int(clock() * 1000)
+    handle = start_move_task(sqs, dlq_arn=dlq_arn, queue_arn=queue_arn, rate=rate)
+    return watch_move_task(
+        sqs, dlq_arn, on_progress=on_progress, sleep=sleep, poll_s=poll_s, ours=(handle, started_ms)
+    )
 
 
 def cancel_move_task(sqs: SQSClient, dlq_arn: str) -> int:

@@ -106,6 +106,9 @@ def channel_status(
             event_source = read_event_source(session.lambda_, sqs, target)
         except OpsError as exc:
             note = str(exc)
+        except ClientError as exc:  # e.g. no Lambda read permission: the queue figures still count
+            code = exc.response.get("Error", {}).get("Code", "?")
+            note = f"event source not readable: {getattr(exc, 'operation_name', '?')}: {code}"
     return ChannelStatus(
         channel=target.channel,
         queue_name=name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import typer
@@ -246,6 +247,8 @@ def test_native_redrive_with_progress_until_completed(ops_cli, stubs, stubbed_st
                         "Status": status,
                         "ApproximateNumberOfMessagesMoved": moved,
                         "ApproximateNumberOfMessagesToMove": 4,
+                        "StartedTimestamp": int(time.time() * 1000),
+                        **({"TaskHandle": "h1"} if status == "RUNNING" else {}),
                     }
                 ]
             },
@@ -303,6 +306,7 @@ def test_native_redrive_that_fails_exits_1(ops_cli, stubs, stubbed_stack) -> Non
                     "Status": "FAILED",
                     "ApproximateNumberOfMessagesMoved": 1,
                     "FailureReason": "KMS.AccessDenied",
+                    "StartedTimestamp": int(time.time() * 1000),
                 }
             ]
         },

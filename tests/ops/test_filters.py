@@ -37,7 +37,7 @@ def test_parse_duration(text: str, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["", "soon", "2x", "h2", "-5m", "1h and"])
+@pytest.mark.parametrize("text", ["", "soon", "2x", "h2", "-5m", "1h and", "²", "99999999999d", "9" * 30])
 def test_parse_duration_rejects_nonsense(text: str) -> None:
     with pytest.raises(UsageError, match="bad duration"):
         parse_duration(text)

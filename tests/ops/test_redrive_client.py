@@ -187,6 +187,8 @@ def test_limit_moves_at_most_that_many(aws_client, local_run, dead_letter) -> No
     assert result.moved == 1
     assert depth(sqs, queue) == (1, 0)
     assert depth(sqs, dlq) == (2, 0)
+    assert result.reached_limit
+    assert result.unexamined == 2  # the summary says what the canary left behind
 
 
 def test_a_message_redriven_twice_counts_its_redrives(aws_client, local_run, dead_letter) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from fanout.ops.errors import OpsError
@@ -21,7 +23,7 @@ def move_task():
             "DestinationArn": QUEUE_ARN,
             "ApproximateNumberOfMessagesMoved": moved,
             "ApproximateNumberOfMessagesToMove": to_move,
-            "StartedTimestamp": 1795700000000,
+            "StartedTimestamp": int(time.time() * 1000),  # just started, by us
             **extra,
         }
         return {"Results": [task]}
@@ -107,3 +109,27 @@ def test_cancel_without_a_running_task_is_a_clear_error(stubs, move_task) -> Non
     stubs("sqs").add_response("list_message_move_tasks", move_task("COMPLETED", 10), LIST)
     with pytest.raises(OpsError, match=r"no running message move task .* \(latest: COMPLETED\)"):
         cancel_move_task(stubs.clients["sqs"], DLQ_ARN)
+
+
+def test_an_older_task_listed_first_is_not_reported_as_ours(stubs, move_task) -> None:
+    sqs = stubs("sqs")
+    sqs.add_response("start_message_move_task", {"TaskHandle": "mine"})
+    older = move_task("COMPLETED", 7)
+    older["Results"][0]["StartedTimestamp"] = int(time.time() * 1000) - 3_600_000  # an hour ago
+    sqs.add_response("list_message_move_tasks", older, LIST)
+    sqs.add_response("list_message_move_tasks", move_task("RUNNING", 1, TaskHandle="someone-else"), LIST)
+    sqs.add_response("list_message_move_tasks", move_task("RUNNING", 2, TaskHandle="mine"), LIST)
+    sqs.add_response("list_message_move_tasks", move_task("COMPLETED", 3), LIST)
+    seen: list[MoveTask] = []
+
+    final = redrive_native(
+        stubs.clients["sqs"],
+        dlq_arn=DLQ_ARN,
+        queue_arn=QUEUE_ARN,
+        on_progress=seen.append,
+        sleep=lambda s: None,
+    )
+
+    assert (final.status, final.moved) == ("COMPLETED", 3)
+    assert [(t.status, t.moved) for t in seen] == [("RUNNING", 2), ("COMPLETED", 3)]
+    stubs.verify()

@@ -121,3 +121,22 @@ def test_deployed_stack_without_metrics_falls_back_to_a_sample(
     assert github.event_source is not None
     assert github.event_source.state == "missing"
     stubs.verify()
+
+
+def test_an_unreadable_event_source_is_a_note_not_the_end_of_the_status(
+    moto_endpoint, aws_client, deployed_stack, stubs
+) -> None:
+    stack = deployed_stack()
+    _queue_message(aws_client("sqs"), stack.queue_urls["slack"], "t1", 1)
+    stubs("cloudwatch").add_response("get_metric_statistics", {"Datapoints": []})
+    stubs("lambda").add_client_error(
+        "get_event_source_mapping", service_error_code="AccessDeniedException", http_status_code=403
+    )
+    session = AwsSession(endpoint_url=moto_endpoint, clients=stubs.clients)
+    target = discovery.from_stack(session.cloudformation, stack.name, ["slack"])
+
+    (slack,) = collect_status(session, target, now=NOW)
+
+    assert slack.queue_depth == 1
+    assert slack.event_source is None
+    assert slack.note == "event source not readable: GetEventSourceMapping: AccessDeniedException"

@@ -193,14 +193,25 @@ class ConsumerEnv:
         return make_handler(lambda s, c, k: self.channel, settings, self.clients, self.clock)
 
     def send(
-        self, event: TaskEvent | None = None, *, body: str | None = None, group: str | None = None
+        self,
+        event: TaskEvent | None = None,
+        *,
+        body: str | None = None,
+        group: str | None = None,
+        attributes: dict[str, str] | None = None,
     ) -> str:
         event = event or make_event()
+        extra: dict[str, Any] = {}
+        if attributes:
+            extra["MessageAttributes"] = {
+                k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+            }
         response = self.raw_sqs.send_message(
             QueueUrl=self.settings.queue_url,
             MessageBody=body if body is not None else event.to_body(),
             MessageGroupId=group or event.task_id,
             MessageDeduplicationId=f"{event.event_id}-{next(_ids)}",
+            **extra,
         )
         return str(response["MessageId"])
 
@@ -275,7 +286,11 @@ def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
         "receiptHandle": message["ReceiptHandle"],
         "body": message["Body"],
         "attributes": message["Attributes"],
-        "messageAttributes": {},
+        "messageAttributes": {
+            name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
+            for name, value in message.get("MessageAttributes", {}).items()
+            if "StringValue" in value
+        },
         "md5OfBody": message["MD5OfBody"],
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,

@@ -347,3 +347,14 @@ def test_a_dead_letter_leaves_the_queue_at_once_even_if_the_invocation_then_dies
 
     assert len(dead_letters(consumer_env)) == 1
     assert consumer_env.queue_depth() == 1  # only the message whose invocation died
+
+
+def test_a_redriven_message_dead_lettered_again_keeps_its_redrive_count(consumer_env: ConsumerEnv) -> None:
+    event = make_event()
+    consumer_env.channel.deliveries[event.event_id] = [Terminal("channel_not_found")]
+    consumer_env.send(event, attributes={attrs.REDRIVEN: "2"})
+
+    consumer_env.run_batch(consumer_env.handler())
+
+    (letter,) = dead_letters(consumer_env)
+    assert attributes(letter)[attrs.REDRIVEN] == "2"
