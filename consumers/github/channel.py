@@ -27,6 +27,7 @@ from consumers.github.render import RENDERERS
 from consumers.github.status_comment import StatusComments, Target
 from consumers.github.tasks import TaskStore, stored_comment_id
 from consumers.github.tokens import NO_TOKEN, Credential, TokenSource
+from consumers.runtime.aws_errors import aws_code
 from consumers.runtime.channel import Clock, Prepared
 from consumers.runtime.clients import Clients
 from consumers.runtime.gates import subscription_gate
@@ -78,7 +79,7 @@ class GitHubChannel:
         try:
             task = self._store.read(event.task_id)
         except (ClientError, BotoCoreError) as exc:
-            return Retry(None, f"task_read_failed:{_aws_code(exc)}")
+            return Retry(None, f"task_read_failed:{aws_code(exc)}")
         except AttributeValueError as exc:
             return Terminal("malformed_task", str(exc))
         if task is None:
@@ -155,9 +156,3 @@ def _target_number(task: Mapping[str, Any]) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return None
-
-
-def _aws_code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "unknown"))
-    return type(exc).__name__

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from consumers.runtime.aws_errors import condition_failed
 from fanout.dynamo import from_item
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class TaskStore:
                     },
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not condition_failed(exc):
                     raise
             else:
                 return Saved(comment_id)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from consumers.runtime.aws_errors import condition_failed
 from consumers.runtime.settings import DONE_RETENTION_S
 from fanout.dynamo import from_item
 from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE
@@ -245,7 +246,7 @@ class Ledger:
                 )
                 return None
             except ClientError as exc:
-                if not _lost_condition(exc):
+                if not condition_failed(exc):
                     raise LedgerUnavailable(_describe(exc)) from exc
                 old = self._old_item(exc, key)
             except BotoCoreError as exc:
@@ -286,7 +287,7 @@ class Ledger:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if not _lost_condition(exc):
+            if not condition_failed(exc):
                 raise LedgerUnavailable(_describe(exc)) from exc
             return self._old_item(exc, key)
         except BotoCoreError as exc:
@@ -320,15 +321,11 @@ class Ledger:
             getattr(self._db, operation)(TableName=self._table, **kwargs)
             return True
         except ClientError as exc:
-            if _lost_condition(exc):
+            if condition_failed(exc):
                 return False
             raise LedgerUnavailable(_describe(exc)) from exc
         except BotoCoreError as exc:
             raise LedgerUnavailable(_describe(exc)) from exc
-
-
-def _lost_condition(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _describe(exc: Exception) -> str:

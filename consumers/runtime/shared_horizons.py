@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from consumers.runtime.aws_errors import aws_code, condition_failed
 from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ else:
 KEY_PREFIX = "ratelimit#"
 UNTIL = "until"
 RETENTION_S = 24 * 3600  # the item outlives any window it holds; TTL removes it afterwards
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 OnError = Callable[[str, str], None]  # (what failed: "publish" | "read", the error)
 
@@ -57,10 +57,10 @@ class SharedHorizons:
                 },
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
-                self._on_error("publish", _code(exc))
+            if not condition_failed(exc):
+                self._on_error("publish", aws_code(exc))
         except BotoCoreError as exc:
-            self._on_error("publish", _code(exc))
+            self._on_error("publish", aws_code(exc))
 
     def read(self, key: str) -> float | None:
         """The horizon stored for `key` (possibly in the past), or None when none is known."""
@@ -73,7 +73,7 @@ class SharedHorizons:
                 ExpressionAttributeNames={"#u": UNTIL},
             )
         except (ClientError, BotoCoreError) as exc:
-            self._on_error("read", _code(exc))
+            self._on_error("read", aws_code(exc))
             return None
         value = reply.get("Item", {}).get(UNTIL, {}).get("N")
         try:
@@ -85,9 +85,3 @@ class SharedHorizons:
 def _num(value: float) -> str:
     # Down to the millisecond: rounding up could stretch a sibling's wait by a whole second.
     return f"{math.floor(value * 1000) / 1000:.3f}"
-
-
-def _code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
-    return type(exc).__name__

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
+from consumers.runtime.aws_errors import aws_code
 from consumers.runtime.channel import Clock, Prepared
 from consumers.runtime.clients import Clients
 from consumers.runtime.gates import subscription_gate
@@ -24,7 +25,6 @@ from consumers.slack.tasks import (
     AwsError,
     SlackTarget,
     TaskStore,
-    aws_code,
     meta_text,
     target_of,
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from consumers.runtime.aws_errors import aws_code
 from consumers.slack import logs
 from consumers.slack.api import SlackReply
 from consumers.slack.calls import SlackCalls
@@ -20,7 +21,6 @@ from consumers.slack.tasks import (
     AwsError,
     SlackTarget,
     TaskStore,
-    aws_code,
     meta_text,
 )
 from fanout.events import TaskEvent

@@ -21,6 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from consumers.runtime.aws_errors import aws_code
 from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped
 from consumers.slack import logs
 from consumers.slack.api import SlackReply
@@ -38,7 +39,6 @@ from consumers.slack.tasks import (
     AwsError,
     SlackTarget,
     TaskStore,
-    aws_code,
     meta_text,
     metadata,
 )

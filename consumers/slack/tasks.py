@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from consumers.runtime.aws_errors import condition_failed
 from fanout.dynamo import from_item, to_attribute
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ CREATED_TS = "slack_created_msg_ts"
 SESSION_TS = "slack_session_msg_ts"
 TERMINAL_SLOT = "slack_notified_terminal"
 AGENT_ERROR_SLOT = "slack_dispatched_agent_error"
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 AwsError = (ClientError, BotoCoreError)
 
 
@@ -62,16 +62,6 @@ def target_of(task: Mapping[str, Any]) -> SlackTarget | None:
     thread_ts = meta_text(task, THREAD_TS)
     unusable = metadata(task).get(THREAD_TS) if thread_ts is None else None
     return SlackTarget(team, channel, post_channel, thread_ts, unusable)
-
-
-def aws_code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "unknown"))
-    return type(exc).__name__
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    return aws_code(exc) == _CONDITION_FAILED
 
 
 class TaskStore:
@@ -141,7 +131,7 @@ class TaskStore:
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True

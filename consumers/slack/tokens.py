@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from botocore.exceptions import ClientError
 
+from consumers.runtime.aws_errors import aws_code
 from consumers.runtime.channel import Clock
 from consumers.runtime.outcomes import Retry, Terminal
 
@@ -99,6 +99,4 @@ class TokenSource:
 def _aws_code(exc: GetParameterError) -> str:
     """Powertools wraps the SDK error; the original is the exception it was raised while handling."""
     cause = exc.__cause__ or exc.__context__
-    if isinstance(cause, ClientError):
-        return str(cause.response.get("Error", {}).get("Code", "unknown"))
-    return type(cause).__name__ if cause is not None else "unknown"
+    return aws_code(cause) if cause is not None else "unknown"
