@@ -70,13 +70,15 @@ class Applier:
     def apply(
         self, message: QueueMessage, event: TaskEvent | None, disposition: Disposition, batch: BatchMemory
     ) -> None:
+        held = _held_back(disposition)
+        if held is not None:
+            key, seconds = held
+            self._rate_limits.note(key, self._clock() + seconds)
         if isinstance(disposition, Later):
             self.send_back(message, event, disposition, batch)  # raises MessageFailed
         if isinstance(disposition, ToDeadLetter):
             self._dead_letter(message, event, disposition, batch)
             return
-        if disposition.limited_key is not None:
-            self._rate_limits.note(disposition.limited_key, self._clock() + disposition.limit_s)
         if event is not None and disposition.outcome == keys.DELIVERED:
             self._telemetry.delivered(event, now=self._clock(), detail=disposition.reason)
         elif event is not None:
@@ -85,9 +87,6 @@ class Applier:
     def send_back(
         self, message: QueueMessage, event: TaskEvent | None, later: Later, batch: BatchMemory
     ) -> NoReturn:
-        if later.limited_key is not None and later.kind != keys.RATE_LIMITED:
-            limit_s = later.delay_s if later.limit_s is None else later.limit_s
-            self._rate_limits.note(later.limited_key, self._clock() + limit_s)
         try:
             self._queue.delay(message.receipt_handle, later.delay_s)
         except QueueCallFailed as exc:
@@ -127,8 +126,6 @@ class Applier:
         self, message: QueueMessage, event: TaskEvent | None, letter: ToDeadLetter, batch: BatchMemory
     ) -> None:
         now = self._clock()
-        if letter.limited_key is not None:
-            self._rate_limits.note(letter.limited_key, now + letter.limit_s)
         loose = message.loose_fields() if event is None else {}
         dead = DeadLetter(
             reason=letter.reason,
@@ -197,3 +194,17 @@ class Applier:
             )
         except LedgerUnavailable as exc:
             self._telemetry.problem("ledger_release_failed", event, str(exc))
+
+
+def _held_back(disposition: Disposition) -> tuple[str, int] | None:
+    """The key a disposition found rate-limited and for how long the provider asked to wait, whatever
+    becomes of the message itself. A Later of kind `rate_limited` was held back by the memory: nothing new."""
+    if disposition.limited_key is None:
+        return None
+    if isinstance(disposition, Later):
+        if disposition.kind == keys.RATE_LIMITED:
+            return None
+        return disposition.limited_key, (
+            disposition.delay_s if disposition.limit_s is None else disposition.limit_s
+        )
+    return disposition.limited_key, disposition.limit_s

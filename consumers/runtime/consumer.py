@@ -200,7 +200,7 @@ class Consumer:
                 return Done(keys.SKIPPED, outcome.reason)
             if outcome.rate_limit_key is None:
                 return Done(keys.DELIVERED, outcome.detail)
-            limit = self._clamp(max(outcome.after_seconds or 0.0, 1.0), message, now)
+            limit = self._clamp(outcome.after_seconds or 0.0, message, now)  # at least 1 s
             return Done(keys.DELIVERED, outcome.detail, limited_key=outcome.rate_limit_key, limit_s=limit)
         if isinstance(outcome, Terminal):
             reason = f"{dlq_attributes.TERMINAL_PREFIX}{outcome.reason}"
