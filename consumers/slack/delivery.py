@@ -170,7 +170,8 @@ class SlackDelivery:
     def _after_once(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> None:
         if not et.is_terminal(event.event_type):
             return
-        if update_reactions(self._calls, target, target.thread_ts, event, self._logger):
+        update_reactions(self._calls, target, target.thread_ts, event, self._logger)
+        if self._calls.limited is None:
             terminal_cleanup(self._calls, self._store, target, task, event, self._logger)
         else:
             logs.note(self._logger, logs.CLEANUP_SKIPPED, event, reason="rate_limited")

@@ -36,17 +36,17 @@ def stale_for(event_type: str) -> tuple[str, ...]:
 
 def update_reactions(
     calls: SlackCalls, target: SlackTarget, root_ts: str | None, event: TaskEvent, logger: Logger
-) -> bool:
-    """Swap the root's reaction. False when Slack rate-limited the workspace: the caller makes no further
-    best-effort call in this delivery either (the workspace, not the method, is what the runtime holds
-    back, so no call of ours lands inside the Retry-After window)."""
+) -> None:
+    """Swap the root's reaction, best effort. After a rate limit the swap stops: `calls` makes no further
+    call in this delivery (see calls.py), and there is nothing more to log."""
     name = REACTION_FOR.get(event.event_type)
     if name is None or root_ts is None:
-        return True
+        return
     for stale in stale_for(event.event_type):
-        if not _react(calls, "reactions.remove", stale, target, root_ts, event, logger):
-            return False
-    return _react(calls, "reactions.add", name, target, root_ts, event, logger)
+        _react(calls, "reactions.remove", stale, target, root_ts, event, logger)
+        if calls.limited is not None:
+            return
+    _react(calls, "reactions.add", name, target, root_ts, event, logger)
 
 
 def _react(
@@ -57,11 +57,10 @@ def _react(
     root_ts: str,
     event: TaskEvent,
     logger: Logger,
-) -> bool:
-    """False when Slack rate-limited the call (reactions are best effort and never retried)."""
+) -> None:
+    """One reaction call; a failure is logged, never retried."""
     body = {"channel": target.channel, "timestamp": root_ts, "name": name}
     reply = calls.post(target.team_id, method, body, event)
     if reply.ok or reply.error == _ALREADY[method]:
-        return True
+        return
     logs.note(logger, logs.REACTION_FAILED, event, method=method, reaction=name, reason=reply.problem)
-    return not reply.rate_limited
