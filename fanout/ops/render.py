@@ -126,16 +126,21 @@ def redrive_summary(
     return lines
 
 
-@contextmanager
-def client_progress(console: Console) -> Iterator[Callable[[RedriveProgress], None]]:
-    with Progress(
+def _progress_bar(console: Console) -> Progress:
+    """The one progress display both redrive engines show: spinner, description, bar, n of m, time."""
+    return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
-    ) as progress:
+    )
+
+
+@contextmanager
+def client_progress(console: Console) -> Iterator[Callable[[RedriveProgress], None]]:
+    with _progress_bar(console) as progress:
         bar = progress.add_task("examining", total=None)
 
         def update(state: RedriveProgress) -> None:
@@ -151,14 +156,7 @@ def client_progress(console: Console) -> Iterator[Callable[[RedriveProgress], No
 
 @contextmanager
 def native_progress(console: Console) -> Iterator[Callable[[MoveTask], None]]:
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with _progress_bar(console) as progress:
         bar = progress.add_task("starting", total=None)
 
         def update(task: MoveTask) -> None:
