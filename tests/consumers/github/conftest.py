@@ -23,6 +23,7 @@ from consumers.runtime.outcomes import Outcome, Retry
 from consumers.runtime.settings import ConsumerSettings
 from fanout.dynamo import to_attribute
 from fanout.events import TaskEvent
+from tests.clock import FakeClock
 
 from .fake_github import FakeGitHub
 
@@ -30,24 +31,6 @@ BASE_URL = "https://api.github.test"
 MAIN_TOKEN = "ghp_maintoken0001"
 BOT_LOGIN = "fanout-bot"
 _ids = itertools.count(1)
-
-
-class FakeClock:
-    """Epoch seconds that only move when told to; `sleep` advances it and records the wait."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class FlakyDynamo:

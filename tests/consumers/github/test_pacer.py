@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 
 from consumers.github.pacer import Pacer
-
-from .conftest import FakeClock
+from tests.clock import FakeClock
 
 
 def test_back_to_back_writes_are_spaced_by_the_interval() -> None:

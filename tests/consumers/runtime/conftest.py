@@ -23,6 +23,7 @@ from consumers.runtime.outcomes import Delivered, Outcome
 from consumers.runtime.settings import ConsumerSettings
 from fanout.events import TaskEvent
 from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE
+from tests.clock import FakeClock
 
 CHANNEL = "fakechan"
 QUEUE_VISIBILITY_S = 180
@@ -59,17 +60,6 @@ def _never_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"the consumer runtime slept for {seconds}s")
 
     monkeypatch.setattr(time, "sleep", refuse)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class RecordingSQS:
@@ -366,7 +356,9 @@ def make_consumer_env(aws_client: Callable[[str], Any], unique_name: Callable[[s
             backoff_cap_s=900.0,
             claim_ttl_s=60,
         )
-        return ConsumerEnv(settings, clients, sqs, dynamodb, raw_sqs, FakeClock(), ScriptedChannel(), arn)
+        return ConsumerEnv(
+            settings, clients, sqs, dynamodb, raw_sqs, FakeClock(time.time()), ScriptedChannel(), arn
+        )
 
     return make
 

@@ -23,23 +23,13 @@ from consumers.runtime.settings import ConsumerSettings
 from consumers.slack.channel import SlackChannel
 from fanout.dynamo import from_item, to_attribute
 from fanout.events import TaskEvent
+from tests.clock import FakeClock
 
 from .fake_slack import FakeSlack
 
 BASE_URL = "https://slack.test/api"
 TOKEN = "xoxb-1111-valid-token"
 _ids = itertools.count(1)
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class FlakyDynamo:

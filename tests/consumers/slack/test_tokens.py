@@ -8,8 +8,7 @@ import pytest
 
 from consumers.runtime.outcomes import Retry
 from consumers.slack.tokens import BotToken, NoToken, TokenSource, parse_secret
-
-from .conftest import FakeClock
+from tests.clock import FakeClock
 
 
 @pytest.mark.parametrize(
