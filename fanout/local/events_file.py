@@ -137,12 +137,13 @@ def _parse_line(raw: str) -> Step:
     raise _Invalid(f'unknown key {kind!r}; expected "task", "event", "sleep" or "secret"')
 
 
-def _item(value: Any, kind: str, keys: tuple[str, ...]) -> dict[str, Any]:
+def _item(value: Any, kind: str, required: tuple[str, ...]) -> dict[str, Any]:
+    """`required`: the table's keys (a task) or the fields the router needs (an event)."""
     if not isinstance(value, dict):
         raise _Invalid(f"{kind} must be a JSON object")
-    for key in keys:
-        if not isinstance(value.get(key), str) or not value[key]:
-            raise _Invalid(f"{kind} needs a non-empty string {key!r} (a key of the table)")
+    for name in required:
+        if not isinstance(value.get(name), str) or not value[name]:
+            raise _Invalid(f"{kind} needs a non-empty string {name!r}")
     try:
         item = to_item(value)
     except ValueError as exc:
