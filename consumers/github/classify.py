@@ -47,7 +47,9 @@ def classify(
         )
     if status >= 500 or status == 408:
         # A POST answered with a 5xx may still have been applied behind the proxy that answered.
-        return Retry(None, f"http_{status}", uncertain=method == "POST" and status >= 500)
+        return Retry(
+            None, f"http_{status}", uncertain=method == "POST" and status >= 500, server_fault=status >= 500
+        )
     return Terminal(f"http_{status}", message[:DETAIL_LIMIT])
 
 
@@ -55,7 +57,12 @@ def classify_transport_error(exc: httpx.HTTPError, *, method: str) -> Retry:
     """A call that got no answer. It may have been applied when the request could have reached GitHub:
     anything but a failure to connect (or to get a pooled connection) counts as possibly sent."""
     never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    return Retry(None, f"network_{type(exc).__name__}", uncertain=method == "POST" and not never_sent)
+    return Retry(
+        None,
+        f"network_{type(exc).__name__}",
+        uncertain=method == "POST" and not never_sent,
+        server_fault=True,
+    )
 
 
 def is_rate_limited(status: int, headers: Mapping[str, str], message: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from consumers.runtime import budget, dlq_attributes
@@ -28,12 +29,14 @@ from consumers.runtime.ledger import (
     Ledger,
     LedgerUnavailable,
 )
+from consumers.runtime.outages import ProviderOutages
 from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped, Terminal
 from consumers.runtime.queue_message import QueueMessage
 from consumers.runtime.rate_limits import RateLimitMemory
 from consumers.runtime.redact import safe_error
 from consumers.runtime.settings import ConsumerSettings
 from consumers.runtime.shared_horizons import SharedHorizons
+from consumers.runtime.shared_outages import SharedOutages
 from consumers.runtime.source_queue import SourceQueue
 from consumers.runtime.telemetry import Telemetry
 from fanout.events import MalformedMessage, TaskEvent
@@ -49,6 +52,7 @@ _SETTLE_S = 2.0
 TIME_MARGIN_S = (HTTP_TIMEOUT.connect or 0.0) + (HTTP_TIMEOUT.read or 0.0) + _SETTLE_S
 OUT_OF_TIME = "out_of_time"
 OUT_OF_TIME_DELAY_S = 1
+PROVIDER_DOWN = "provider_down"
 
 
 class Consumer:
@@ -73,6 +77,14 @@ class Consumer:
             claim_ttl_s=settings.claim_ttl_s,
         )
         self.queue = SourceQueue(clients.sqs, settings.queue_url)
+        self.outages = ProviderOutages(cap_s=settings.backoff_cap_s)
+        self._shared_outages = SharedOutages(
+            clients.dynamodb,
+            table=settings.ledger_table,
+            channel=settings.channel,
+            cap_s=settings.backoff_cap_s,
+            on_error=lambda what, error: self._telemetry.problem(f"shared_outage_{what}_failed", None, error),
+        )
         self.rate_limits = RateLimitMemory(
             SharedHorizons(
                 clients.dynamodb,
@@ -151,6 +163,9 @@ class Consumer:
         if horizon is not None:
             delay = self._clamp(horizon - now, message, now)
             return Later(delay, "rate_limited", keys.RATE_LIMITED, limited_key=prepared.rate_limit_key)
+        probe_at = self.outages.closed_until(prepared.rate_limit_key, now)
+        if probe_at is not None:
+            return Later(self._clamp(probe_at - now, message, now), PROVIDER_DOWN, keys.DEFERRED)
         try:
             claim = self._ledger.claim(event.event_id, now)
         except LedgerUnavailable as exc:
@@ -167,6 +182,7 @@ class Consumer:
         return self._attempt(message, prepared, claim)
 
     def _attempt(self, message: QueueMessage, prepared: Prepared, claim: Claimed) -> Disposition:
+        probing = self.outages.is_open(prepared.rate_limit_key, self._clock())
         unresolved = claim.previous_uncertain
         outcome: Outcome | None = None
         if unresolved:
@@ -183,7 +199,33 @@ class Consumer:
                 lambda: self._channel.deliver(prepared),
                 lambda exc: Retry(None, f"exception:{_describe(exc)}", uncertain=True),
             )
+        outcome = self._through_circuit(prepared.rate_limit_key, outcome, probing=probing)
         return self._settle_claimed(message, prepared.event, claim, outcome, unresolved)
+
+    def _through_circuit(self, key: str | None, outcome: Outcome, *, probing: bool) -> Outcome:
+        """Keep the key's outage circuit (outages.py, shared_outages.py) up to date with this call's
+        answer. A failure that continues an outage, seen here or by a sibling, costs its message no
+        attempt and brings it back with the next probe: an outage is the provider's, and its length is
+        bounded by the message's age budget, not by how often we looked. The failure that starts an
+        outage costs an attempt as usual, so a message that alone makes the provider fail still runs out
+        of attempts while the key's other messages get through."""
+        if key is None:
+            return outcome
+        now = self._clock()
+        if isinstance(outcome, Retry) and outcome.server_fault:
+            started = self._shared_outages.failed(key, now)
+            next_probe = self.outages.failed(key, now, not_before=outcome.after_seconds, since=started)
+            if not probing and started is None:
+                return outcome
+            reason = f"{outcome.reason} ({PROVIDER_DOWN})"
+            return replace(outcome, after_seconds=next_probe - now, reason=reason, costs_attempt=False)
+        if isinstance(outcome, Delivered | Terminal) or (
+            isinstance(outcome, Retry) and outcome.rate_limit_key is not None
+        ):
+            if probing or self.outages.is_open(key, now):
+                self._shared_outages.ended(key)
+            self.outages.answered(key)
+        return outcome
 
     def _settle_claimed(
         self, message: QueueMessage, event: TaskEvent, claim: Claimed, outcome: Outcome, unresolved: bool

@@ -31,7 +31,7 @@ GROUP_BLOCKED = "group_blocked"
 
 class ConsumerHandler:
     """handler(event, context) -> {"batchItemFailures": [...]}, plus `stats` (DeliveryStats) and
-    `rate_limits` (RateLimitMemory) of this container."""
+    `rate_limits` (RateLimitMemory) and `outages` (ProviderOutages) of this container."""
 
     def __init__(
         self,
@@ -47,6 +47,7 @@ class ConsumerHandler:
         self.telemetry = Telemetry(settings.channel, self.stats)
         self._consumer = Consumer(channel, settings, clients, clock, self.telemetry, random_source)
         self.rate_limits = self._consumer.rate_limits
+        self.outages = self._consumer.outages
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Lambda's context says how long the invocation has left; tests and local callers pass None.

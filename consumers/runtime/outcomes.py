@@ -35,6 +35,8 @@ class Retry:
     defers every other message for it in this container without calling the provider. `uncertain` means
     the call may have taken effect (timeout after sending, fatal_error, proxy 5xx): the next attempt must
     reconcile before sending again. `costs_attempt` is False for deferrals that made no real call.
+    `server_fault` marks a provider that failed on its side (5xx, no answer): the runtime opens the key's
+    outage circuit (outages.py).
     """
 
     after_seconds: float | None
@@ -42,6 +44,7 @@ class Retry:
     rate_limit_key: str | None = None
     uncertain: bool = False
     costs_attempt: bool = True
+    server_fault: bool = False
 
 
 @dataclass(frozen=True)

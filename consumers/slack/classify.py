@@ -18,7 +18,8 @@ from consumers.runtime.outcomes import UNKNOWN_PREFIX, Delivered, Retry, Termina
 
 RATE_LIMITED = frozenset({"ratelimited", "rate_limited"})
 UNCERTAIN = frozenset({"internal_error", "fatal_error"})
-RETRYABLE = frozenset({"service_unavailable", "team_added_to_org"}) | RATE_LIMITED | UNCERTAIN
+SERVER_FAULTS = frozenset({"service_unavailable"}) | UNCERTAIN  # Slack failed on its side
+RETRYABLE = frozenset({"team_added_to_org"}) | RATE_LIMITED | SERVER_FAULTS
 TERMINAL = frozenset(
     {
         # where to post
@@ -91,7 +92,7 @@ def classify(
     if status == 429 or code in RATE_LIMITED:
         return Retry(wait, code or "http_429", rate_limit_key=rate_limit_key)
     if status is not None and status >= 500:
-        return Retry(wait, f"http_{status}" + (f":{code}" if code else ""), uncertain=True)
+        return Retry(wait, f"http_{status}" + (f":{code}" if code else ""), uncertain=True, server_fault=True)
     if code is None:
         if isinstance(body_or_error, Mapping) and body_or_error.get("ok") is True:
             return Delivered()
@@ -100,7 +101,7 @@ def classify(
     if code in TERMINAL:
         return Terminal(code)
     if code in RETRYABLE:
-        return Retry(wait, code, uncertain=code in UNCERTAIN)
+        return Retry(wait, code, uncertain=code in UNCERTAIN, server_fault=code in SERVER_FAULTS)
     return Retry(wait, f"{UNKNOWN_PREFIX}{code}")
 
 
@@ -108,10 +109,10 @@ def classify_exception(error: BaseException) -> Retry:
     """A call that raised: retryable; uncertain unless the request surely never reached Slack."""
     name = type(error).__name__
     if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout | httpx.ConnectError):
-        return Retry(None, f"connection:{name}")
+        return Retry(None, f"connection:{name}", server_fault=True)
     if isinstance(error, httpx.TimeoutException):
-        return Retry(None, f"timeout:{name}", uncertain=True)
-    return Retry(None, f"connection:{name}", uncertain=True)
+        return Retry(None, f"timeout:{name}", uncertain=True, server_fault=True)
+    return Retry(None, f"connection:{name}", uncertain=True, server_fault=True)
 
 
 def is_unknown(outcome: SlackOutcome) -> bool:

@@ -8,7 +8,7 @@ Both with include_all_metadata, page by page up to `MAX_PAGES`; a search cut off
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -80,9 +80,7 @@ def _lookup_failed(outcome: Delivered | Retry | Terminal) -> Retry | Terminal:
     if isinstance(outcome, Terminal):
         return outcome
     if isinstance(outcome, Retry):
-        return Retry(
-            outcome.after_seconds, f"reconcile:{outcome.reason}", outcome.rate_limit_key, uncertain=True
-        )
+        return replace(outcome, reason=f"reconcile:{outcome.reason}", uncertain=True)
     return Retry(None, "reconcile:unexpected_answer", uncertain=True)
 
 

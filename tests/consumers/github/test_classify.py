@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -85,10 +86,15 @@ def test_client_errors_are_terminal(status: int) -> None:
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_5xx_retries_and_is_uncertain_only_for_post(status: int) -> None:
-    assert run(answer(status), "POST") == Retry(None, f"http_{status}", uncertain=True)
-    assert run(answer(status), "PATCH") == Retry(None, f"http_{status}", uncertain=False)
-    assert run(answer(status), "GET") == Retry(None, f"http_{status}", uncertain=False)
+def test_5xx_retries_as_a_server_fault_and_is_uncertain_only_for_post(status: int) -> None:
+    fault = Retry(None, f"http_{status}", server_fault=True)
+    assert run(answer(status), "POST") == replace(fault, uncertain=True)
+    assert run(answer(status), "PATCH") == fault
+    assert run(answer(status), "GET") == fault
+
+
+def test_a_408_retries_without_calling_it_a_server_fault() -> None:
+    assert run(answer(408), "PATCH") == Retry(None, "http_408")
 
 
 def test_a_non_json_error_body_is_kept_as_detail() -> None:
@@ -117,6 +123,7 @@ def test_transport_errors_retry_and_post_may_have_applied(exc: httpx.HTTPError, 
     assert outcome.after_seconds is None
     assert outcome.reason == f"network_{type(exc).__name__}"
     assert outcome.uncertain is uncertain
+    assert outcome.server_fault
     assert classify_transport_error(exc, method="PATCH").uncertain is False
 
 

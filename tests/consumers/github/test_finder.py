@@ -105,7 +105,7 @@ def test_a_failed_listing_is_a_retry(github_env: GitHubEnv) -> None:
     task_id = github_env.put_task()
     prepared = prepared_for(github_env, task_id)
     github_env.github.fail("GET comments", status=500)
-    assert github_env.channel.reconcile(prepared) == Retry(None, "http_500", uncertain=False)
+    assert github_env.channel.reconcile(prepared) == Retry(None, "http_500", server_fault=True)
 
 
 def test_a_next_link_to_another_host_is_not_followed(github_env: GitHubEnv) -> None:

@@ -173,12 +173,12 @@ def test_a_5xx_retries_uncertain_on_post_and_plain_on_patch(github_env: GitHubEn
     task_id = github_env.put_task()
     github_env.github.fail("POST comments", status=502)
     post = github_env.run(make_event(task_id))
-    assert post == Retry(None, "http_502", uncertain=True)
+    assert post == Retry(None, "http_502", uncertain=True, server_fault=True)
 
     assert isinstance(github_env.run(make_event(task_id)), Delivered)
     github_env.github.fail("PATCH comment", status=503)
     patch = github_env.run(make_event(task_id, "task_completed"))
-    assert patch == Retry(None, "http_503", uncertain=False)
+    assert patch == Retry(None, "http_503", uncertain=False, server_fault=True)
 
 
 @pytest.mark.parametrize(

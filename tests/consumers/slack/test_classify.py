@@ -49,19 +49,22 @@ def test_http_429_without_a_body_still_rate_limits() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "uncertain"),
+    ("code", "uncertain", "server_fault"),
     [
-        ("service_unavailable", False),
-        ("team_added_to_org", False),
-        ("internal_error", True),
-        ("fatal_error", True),
+        ("service_unavailable", False, True),
+        ("team_added_to_org", False, False),
+        ("internal_error", True, True),
+        ("fatal_error", True, True),
     ],
 )
-def test_retryable_codes_and_which_are_uncertain(code: str, uncertain: bool) -> None:
+def test_retryable_codes_which_are_uncertain_and_which_are_slacks_own_failure(
+    code: str, uncertain: bool, server_fault: bool
+) -> None:
     outcome = error(code)
     assert isinstance(outcome, Retry)
     assert outcome.reason == code
     assert outcome.uncertain is uncertain
+    assert outcome.server_fault is server_fault
     assert outcome.rate_limit_key is None
     assert not is_unknown(outcome)
 
@@ -71,10 +74,18 @@ def test_5xx_is_an_uncertain_retry(status: int) -> None:
     outcome = classify(status, {}, None)
     assert isinstance(outcome, Retry)
     assert outcome.uncertain
+    assert outcome.server_fault
     assert outcome.reason == f"http_{status}"
     with_code = classify(status, {}, {"ok": False, "error": "service_unavailable"})
     assert isinstance(with_code, Retry)
     assert with_code.uncertain
+    assert with_code.server_fault
+
+
+def test_rate_limits_and_unknown_codes_are_not_server_faults() -> None:
+    for outcome in (classify(429, {"Retry-After": "1"}, None, rate_limit_key=KEY), error("brand_new")):
+        assert isinstance(outcome, Retry)
+        assert not outcome.server_fault
 
 
 def test_unknown_code_is_retryable_and_marked_unknown() -> None:
@@ -108,6 +119,7 @@ def test_timeouts_and_connection_errors_retry_uncertain_only_after_sending(
     outcome = classify(None, {}, exc("boom"))
     assert isinstance(outcome, Retry)
     assert outcome.uncertain is uncertain
+    assert outcome.server_fault
     assert outcome.after_seconds is None
 
 

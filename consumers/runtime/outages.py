@@ -1,0 +1,89 @@
+"""Provider outages seen by one container: a circuit per key (a Slack workspace, a GitHub token).
+
+Exponential backoff per message protects a failing provider, but it also decides how long the backlog
+waits after the provider is back: a message that failed late in a long outage sleeps on for up to its
+whole backoff ceiling. Here the first server-side failure on a key (5xx, no answer) opens the key's
+circuit. While it is open, the key's other messages wait without calling; when it closes for a probe,
+the next message through is that probe. A failed probe keeps the circuit open for longer, an answer of
+any kind closes it. The probe interval grows with the outage's age (a quarter of it, at least 1 s, at most
+`cap_s`), so the provider sees a few calls per container however long it is down, and the backlog starts
+moving at most a quarter of the outage's length after it ends.
+
+Pure state and arithmetic. Whether a failure continues an outage a sibling container already saw is
+kept in the ledger table (shared_outages.py); the consumer decides what a failure costs (consumer.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIN_PROBE_S = 1.0
+GROWTH = 0.25  # probe interval as a share of the outage's age so far
+# A circuit nobody probed for this long after its horizon has no backlog behind it: the next failure on
+# the key starts a new outage instead of continuing a stale one.
+STALE_S = 60.0
+
+
+def probe_interval(
+    age_s: float, *, cap_s: float, min_s: float = MIN_PROBE_S, growth: float = GROWTH
+) -> float:
+    """How long after a failure the next probe may go out, for an outage `age_s` old."""
+    return min(max(cap_s, min_s), max(min_s, age_s * growth))
+
+
+@dataclass
+class _Circuit:
+    since: float  # the outage's first failure seen here
+    until: float  # the next probe's earliest time
+
+
+class ProviderOutages:
+    def __init__(self, *, cap_s: float, min_probe_s: float = MIN_PROBE_S, growth: float = GROWTH) -> None:
+        self._circuits: dict[str, _Circuit] = {}
+        self._cap_s = max(cap_s, min_probe_s)
+        self._min_probe_s = min_probe_s
+        self._growth = growth
+
+    def closed_until(self, key: str | None, now: float) -> float | None:
+        """When the next call on `key` may go out (a probe), or None when the circuit lets it through."""
+        circuit = self._current(key, now)
+        if circuit is None or circuit.until <= now:
+            return None
+        return circuit.until
+
+    def is_open(self, key: str | None, now: float) -> bool:
+        """An outage on `key` is in progress: a failure now continues it (the call was a probe)."""
+        return self._current(key, now) is not None
+
+    def failed(
+        self, key: str, now: float, *, not_before: float | None = None, since: float | None = None
+    ) -> float:
+        """A server-side failure on `key`: the circuit opens (or stays open); returns the next probe time.
+        `not_before`: the provider's own Retry-After, in seconds, if it gave one. `since`: when the outage
+        started, if a sibling knew of it first (shared_outages.py)."""
+        circuit = self._current(key, now)
+        if circuit is None:
+            circuit = self._circuits[key] = _Circuit(since=now, until=now)
+        if since is not None:
+            circuit.since = min(circuit.since, since)
+        interval = probe_interval(
+            now - circuit.since, cap_s=self._cap_s, min_s=self._min_probe_s, growth=self._growth
+        )
+        if not_before is not None:
+            interval = max(interval, not_before)
+        circuit.until = max(circuit.until, now + interval)
+        return circuit.until
+
+    def answered(self, key: str | None) -> None:
+        """The provider answered a call on `key` (delivered, refused, rate-limited): the outage is over."""
+        if key is not None:
+            self._circuits.pop(key, None)
+
+    def _current(self, key: str | None, now: float) -> _Circuit | None:
+        if key is None:
+            return None
+        circuit = self._circuits.get(key)
+        if circuit is not None and now - circuit.until > STALE_S:
+            del self._circuits[key]
+            return None
+        return circuit
