@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from consumers.runtime import budget, dlq_attributes
@@ -20,6 +19,7 @@ from consumers.runtime.channel import Channel, Clock, Prepared
 from consumers.runtime.clients import HTTP_TIMEOUT, Clients
 from consumers.runtime.dead_letter import DeadLetterQueue
 from consumers.runtime.dispositions import Disposition, Done, Later, MessageFailed, ToDeadLetter
+from consumers.runtime.key_guards import KeyGuards
 from consumers.runtime.ledger import (
     CLAIMED,
     DONE,
@@ -52,7 +52,6 @@ _SETTLE_S = 2.0
 TIME_MARGIN_S = (HTTP_TIMEOUT.connect or 0.0) + (HTTP_TIMEOUT.read or 0.0) + _SETTLE_S
 OUT_OF_TIME = "out_of_time"
 OUT_OF_TIME_DELAY_S = 1
-PROVIDER_DOWN = "provider_down"
 
 
 class Consumer:
@@ -77,14 +76,6 @@ class Consumer:
             claim_ttl_s=settings.claim_ttl_s,
         )
         self.queue = SourceQueue(clients.sqs, settings.queue_url)
-        self.outages = ProviderOutages(cap_s=settings.backoff_cap_s)
-        self._shared_outages = SharedOutages(
-            clients.dynamodb,
-            table=settings.ledger_table,
-            channel=settings.channel,
-            cap_s=settings.backoff_cap_s,
-            on_error=lambda what, error: self._telemetry.problem(f"shared_outage_{what}_failed", None, error),
-        )
         self.rate_limits = RateLimitMemory(
             SharedHorizons(
                 clients.dynamodb,
@@ -92,6 +83,19 @@ class Consumer:
                 channel=settings.channel,
                 on_error=self._shared_horizon_failed,
             )
+        )
+        self.outages = ProviderOutages(cap_s=settings.backoff_cap_s)
+        self._guards = KeyGuards(
+            rate_limits=self.rate_limits,
+            outages=self.outages,
+            shared_outages=SharedOutages(
+                clients.dynamodb,
+                table=settings.ledger_table,
+                channel=settings.channel,
+                cap_s=settings.backoff_cap_s,
+                on_error=lambda what, error: self._coordination_failed(f"shared_outage_{what}", error),
+            ),
+            clock=clock,
         )
         self._applier = Applier(
             channel=settings.channel,
@@ -159,13 +163,10 @@ class Consumer:
         )
         if not isinstance(prepared, Prepared):
             return self._settle_unclaimed(message, prepared)
-        horizon = self.rate_limits.horizon(prepared.rate_limit_key, now)
-        if horizon is not None:
-            delay = self._clamp(horizon - now, message, now)
-            return Later(delay, "rate_limited", keys.RATE_LIMITED, limited_key=prepared.rate_limit_key)
-        probe_at = self.outages.closed_until(prepared.rate_limit_key, now)
-        if probe_at is not None:
-            return Later(self._clamp(probe_at - now, message, now), PROVIDER_DOWN, keys.DEFERRED)
+        hold = self._guards.hold(prepared.rate_limit_key, now)
+        if hold is not None:
+            delay = self._clamp(hold.wait_s, message, now)
+            return Later(delay, hold.reason, hold.kind, limited_key=hold.limited_key)
         try:
             claim = self._ledger.claim(event.event_id, now)
         except LedgerUnavailable as exc:
@@ -182,7 +183,7 @@ class Consumer:
         return self._attempt(message, prepared, claim)
 
     def _attempt(self, message: QueueMessage, prepared: Prepared, claim: Claimed) -> Disposition:
-        probing = self.outages.is_open(prepared.rate_limit_key, self._clock())
+        probing = self._guards.probing(prepared.rate_limit_key)
         unresolved = claim.previous_uncertain
         outcome: Outcome | None = None
         if unresolved:
@@ -199,33 +200,8 @@ class Consumer:
                 lambda: self._channel.deliver(prepared),
                 lambda exc: Retry(None, f"exception:{_describe(exc)}", uncertain=True),
             )
-        outcome = self._through_circuit(prepared.rate_limit_key, outcome, probing=probing)
+        outcome = self._guards.settle(prepared.rate_limit_key, outcome, probing=probing)
         return self._settle_claimed(message, prepared.event, claim, outcome, unresolved)
-
-    def _through_circuit(self, key: str | None, outcome: Outcome, *, probing: bool) -> Outcome:
-        """Keep the key's outage circuit (outages.py, shared_outages.py) up to date with this call's
-        answer. A failure that continues an outage, seen here or by a sibling, costs its message no
-        attempt and brings it back with the next probe: an outage is the provider's, and its length is
-        bounded by the message's age budget, not by how often we looked. The failure that starts an
-        outage costs an attempt as usual, so a message that alone makes the provider fail still runs out
-        of attempts while the key's other messages get through."""
-        if key is None:
-            return outcome
-        now = self._clock()
-        if isinstance(outcome, Retry) and outcome.server_fault:
-            started = self._shared_outages.failed(key, now)
-            next_probe = self.outages.failed(key, now, not_before=outcome.after_seconds, since=started)
-            if not probing and started is None:
-                return outcome
-            reason = f"{outcome.reason} ({PROVIDER_DOWN})"
-            return replace(outcome, after_seconds=next_probe - now, reason=reason, costs_attempt=False)
-        if isinstance(outcome, Delivered | Terminal) or (
-            isinstance(outcome, Retry) and outcome.rate_limit_key is not None
-        ):
-            if probing or self.outages.is_open(key, now):
-                self._shared_outages.ended(key)
-            self.outages.answered(key)
-        return outcome
 
     def _settle_claimed(
         self, message: QueueMessage, event: TaskEvent, claim: Claimed, outcome: Outcome, unresolved: bool
@@ -336,7 +312,10 @@ class Consumer:
 
     def _shared_horizon_failed(self, what: str, error: str) -> None:
         """Coordination lost for one call (this container still honours its own windows)."""
-        self._telemetry.problem(f"shared_horizon_{what}_failed", None, error)
+        self._coordination_failed(f"shared_horizon_{what}", error)
+
+    def _coordination_failed(self, what: str, error: str) -> None:
+        self._telemetry.problem(f"{what}_failed", None, error)
 
     def _guarded(self, call: Callable[[], T], on_error: Callable[[Exception], Retry]) -> T | Retry:
         """Channel code must not raise for a provider's answer; if it does anyway, it becomes a Retry."""

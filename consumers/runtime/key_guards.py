@@ -1,0 +1,85 @@
+"""What stands between a message and a provider call on its rate-limit key (a Slack workspace, a
+GitHub token), in the order the consumer asks: the key's rate-limit horizon (rate_limits.py), then its
+outage circuit (outages.py, shared_outages.py). After the call, the answer updates the circuit and
+decides what a failure during an outage costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from consumers.runtime import telemetry as keys
+from consumers.runtime.channel import Clock
+from consumers.runtime.outages import ProviderOutages
+from consumers.runtime.outcomes import Delivered, Outcome, Retry, Terminal
+from consumers.runtime.rate_limits import RateLimitMemory
+from consumers.runtime.shared_outages import SharedOutages
+
+RATE_LIMITED = "rate_limited"
+PROVIDER_DOWN = "provider_down"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Do not call yet: wait `wait_s` (the consumer turns it into a visibility delay). `limited_key` is
+    noted as rate-limited for as long (a horizon met again is kept by the other messages too)."""
+
+    wait_s: float
+    reason: str
+    kind: str
+    limited_key: str | None = None
+
+
+class KeyGuards:
+    def __init__(
+        self,
+        *,
+        rate_limits: RateLimitMemory,
+        outages: ProviderOutages,
+        shared_outages: SharedOutages,
+        clock: Clock,
+    ) -> None:
+        self.rate_limits = rate_limits
+        self.outages = outages
+        self._shared_outages = shared_outages
+        self._clock = clock
+
+    def hold(self, key: str | None, now: float) -> Hold | None:
+        if key is None:
+            return None
+        horizon = self.rate_limits.horizon(key, now)
+        if horizon is not None:
+            return Hold(horizon - now, RATE_LIMITED, keys.RATE_LIMITED, limited_key=key)
+        probe_at = self.outages.closed_until(key, now)
+        if probe_at is not None:
+            return Hold(probe_at - now, PROVIDER_DOWN, keys.DEFERRED)
+        return None
+
+    def probing(self, key: str | None) -> bool:
+        """Taken before the call: an outage on `key` is in progress here, so the call is its probe."""
+        return self.outages.is_open(key, self._clock())
+
+    def settle(self, key: str | None, outcome: Outcome, *, probing: bool) -> Outcome:
+        """Update the key's outage circuit with this call's answer. A failure that continues an outage,
+        seen here or by a sibling, costs its message no attempt and brings it back with the next probe:
+        an outage is the provider's, and its length is bounded by the message's age budget, not by how
+        often we looked. The failure that starts an outage costs an attempt as usual, so a message that
+        alone makes the provider fail still runs out of attempts while the key's other messages get
+        through."""
+        if key is None:
+            return outcome
+        now = self._clock()
+        if isinstance(outcome, Retry) and outcome.server_fault:
+            started = self._shared_outages.failed(key, now)
+            next_probe = self.outages.failed(key, now, not_before=outcome.after_seconds, since=started)
+            if not probing and started is None:
+                return outcome
+            reason = f"{outcome.reason} ({PROVIDER_DOWN})"
+            return replace(outcome, after_seconds=next_probe - now, reason=reason, costs_attempt=False)
+        if isinstance(outcome, Delivered | Terminal) or (
+            isinstance(outcome, Retry) and outcome.rate_limit_key is not None
+        ):
+            if probing or self.outages.is_open(key, now):
+                self._shared_outages.ended(key)
+            self.outages.answered(key)
+        return outcome
