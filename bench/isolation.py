@@ -169,6 +169,7 @@ def judge(runs: list[dict[str, Any]]) -> None:
         drained = ch[run["fault_channel"] or measure.SLACK]
         run["drain_s"] = drained["drain_s"]
         run["drain_ideal_s"] = drained["drain_ideal_s"]
+        run["drain_after_release_s"] = drained["drain_after_release_s"]
         ideal = drained["drain_ideal_s"]
         run["drain_ratio"] = round(run["drain_s"] / ideal, 2) if ideal else None
         if run["design"] != "fanout":

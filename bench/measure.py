@@ -17,7 +17,9 @@
   the fault's end until the last of them was delivered; ideal = backlog / configured rate. With a rate
   per scope (Slack: posts/s per workspace), the ideal is the largest per-scope backlog / rate, since
   one workspace's bucket cannot drain another's backlog (equal to backlog / (rate x workspaces) when the
-  backlog is spread evenly, which is also reported).
+  backlog is spread evenly, which is also reported). Also reported: when the provider released the
+  channel (the fault's end, or the end of the last window the fault itself announced, if later: no
+  client honouring Retry-After can call before it), and the drain counted from then.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class ChannelFigures:
     drain_ideal_s: float | None  # largest per-scope backlog / rate
     drain_ideal_even_s: float | None  # backlog / (rate x scopes)
     mean_service_s: float | None
+    released_after_s: float = 0.0  # the fault's last own window ends this long after the fault's end
+    drain_after_release_s: float | None = None
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
@@ -139,9 +143,13 @@ def channel_figures(
         if (d := first.get(e)) is not None and d.written_at < fault.end and d.delivered_at > fault.end
     ]
     drain = max((d.delivered_at - fault.end for d in backlog), default=0.0)
+    announced = list(windows)
+    released = max(
+        [fault.end]
+        + [w.until for w in announced if w.api is None and fault.start <= w.announced_at < fault.end]
+    )
     per_scope = Counter((scope_of or {}).get(d.event_id, "") for d in backlog)
     largest = max(per_scope.values(), default=0)
-    announced = list(windows)
     inside, own, excess, excess_calls, excess_ok = retry_after_figures(calls, announced)
     services = [d.service_s for d in delivered]
     return ChannelFigures(
@@ -168,6 +176,8 @@ def channel_figures(
         drain_ideal_s=round(largest / rate_per_s, 3) if rate_per_s else None,
         drain_ideal_even_s=round(len(backlog) / (rate_per_s * scopes), 3) if rate_per_s else None,
         mean_service_s=_round(sum(services) / len(services)) if services else None,
+        released_after_s=round(released - fault.end, 3),
+        drain_after_release_s=round(max(drain - (released - fault.end), 0.0), 3),
     )
 
 

@@ -18,7 +18,7 @@ COLUMNS = (
     "429/403 S/G",
     "in Retry-After all/own/excess (calls, of which OK)",
     "GitHub p50/p99 s (x base)",
-    "drain s (ideal; backlog)",
+    "drain s (ideal; backlog) [+release: after it]",
     "goals",
 )
 
@@ -70,11 +70,20 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
                 inside,
                 f"{_fmt(g['latency_p50_s'])}/{_fmt(g['latency_p99_s'])} ({_fmt(ratio)}x)",
                 f"{_fmt(run['drain_s'])} ({_fmt(run['drain_ideal_s'])}; "
-                f"{drained['backlog_at_fault_end']}, max {drained['backlog_largest_scope']}/ws)",
+                f"{drained['backlog_at_fault_end']}, max {drained['backlog_largest_scope']}/ws)"
+                + _released(drained),
                 _goals(run.get("goals")),
             ]
         )
     return out
+
+
+def _released(drained: dict[str, Any]) -> str:
+    """The drain counted from the end of the fault's last own Retry-After window, when that is later."""
+    late = drained.get("released_after_s") or 0.0
+    if late <= 0:
+        return ""
+    return f" [+{_fmt(late)}: {_fmt(drained.get('drain_after_release_s'))}]"
 
 
 def print_table(result: dict[str, Any], console: Console | None = None) -> None:

@@ -144,6 +144,30 @@ def test_drain_ideal_is_the_largest_workspace_backlog_over_the_rate(
     assert figures.drain_ideal_even_s == 1.0  # 4 messages at 2/s x 2 workspaces
 
 
+def test_the_drain_is_also_counted_from_when_the_faults_own_last_window_ends(
+    delivery: Callable[..., Delivery],
+) -> None:
+    windows = [
+        AnnouncedWindow("TA", announced_at=5.5, until=7.5, container="c1"),  # the fault's own
+        AnnouncedWindow("TA", announced_at=5.8, until=9.0, container="c2", api="chat.postMessage"),
+        AnnouncedWindow("TA", announced_at=6.5, until=8.5, container="c1"),  # after the fault's end
+    ]
+    figures = measure.channel_figures(
+        "slack",
+        expected={"a1"},
+        deliveries=[delivery("a1", written=3.0, delivered=10.0, channel="slack")],
+        calls=[],
+        duplicates=0,
+        fault=measure.Window(2.0, 6.0),
+        windows=windows,
+        scope_of={"a1": "TA"},
+        rate_per_s=2.0,
+    )
+    assert figures.drain_s == 4.0
+    assert figures.released_after_s == 1.5  # the posting rate's windows and later ones do not count
+    assert figures.drain_after_release_s == 2.5
+
+
 def test_drain_diagnostics_count_writes_429s_and_pauses(call: Callable[..., Call]) -> None:
     post = {"provider": "slack", "api": "chat.postMessage", "http_method": "POST", "scope": "T1"}
     calls = [
