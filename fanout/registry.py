@@ -121,10 +121,7 @@ SLACK = ChannelSpec(
     renderable=frozenset({et.TASK_CREATED, et.SESSION_STARTED, et.AGENT_ERROR} | TERMINALS),
     default_subscriptions=frozenset({et.TASK_CREATED, et.SESSION_STARTED, et.AGENT_ERROR} | TERMINALS),
     settings=ChannelSettings(
-        # One message per invocation: a batch is delivered one message at a time, so the tenth message
-        # of a batch waits for nine Slack deliveries; single messages let a backlog spread over every
-        # container (docs/tuning.md, "Batch size").
-        batch_size=1,
+        batch_size=10,
         max_concurrency=5,
         reserved_concurrency=None,
         memory_mb=256,
