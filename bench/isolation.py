@@ -170,6 +170,7 @@ def judge(runs: list[dict[str, Any]]) -> None:
         run["drain_s"] = drained["drain_s"]
         run["drain_ideal_s"] = drained["drain_ideal_s"]
         run["drain_after_release_s"] = drained["drain_after_release_s"]
+        run["drain_ideal_busy_s"] = drained["drain_ideal_busy_s"]
         ideal = drained["drain_ideal_s"]
         run["drain_ratio"] = round(run["drain_s"] / ideal, 2) if ideal else None
         if run["design"] != "fanout":
@@ -187,6 +188,10 @@ def judge(runs: list[dict[str, Any]]) -> None:
         )
         goals["drain"] = (
             run["drain_s"] <= DRAIN_GOAL * (ideal or 0.0) if run["fault_channel"] is not None else None
+        )
+        busy = drained["drain_ideal_busy_s"]
+        goals["drain_busy"] = (
+            run["drain_s"] <= DRAIN_GOAL * (busy or 0.0) if run["fault_channel"] is not None else None
         )
         run["goals"] = goals
 

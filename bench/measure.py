@@ -19,7 +19,11 @@
   one workspace's bucket cannot drain another's backlog (equal to backlog / (rate x workspaces) when the
   backlog is spread evenly, which is also reported). Also reported: when the provider released the
   channel (the fault's end, or the end of the last window the fault itself announced, if later: no
-  client honouring Retry-After can call before it), and the drain counted from then.
+  client honouring Retry-After can call before it), and the drain counted from then. Events keep being
+  written after the fault, and a channel that serves them while it drains (per-task FIFO order lets it,
+  and starving them would be no better) has delivered more than the backlog by the drain's end: the
+  *busy* ideal counts, per scope, the backlog plus the later events delivered before that scope's last
+  backlog event, over the rate.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ class ChannelFigures:
     mean_service_s: float | None
     released_after_s: float = 0.0  # the fault's last own window ends this long after the fault's end
     drain_after_release_s: float | None = None
+    served_during_drain: int = 0  # events written after the fault's end, delivered while draining
+    drain_ideal_busy_s: float | None = None  # largest per-scope (backlog + served during drain) / rate
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
@@ -148,8 +154,19 @@ def channel_figures(
         [fault.end]
         + [w.until for w in announced if w.api is None and fault.start <= w.announced_at < fault.end]
     )
-    per_scope = Counter((scope_of or {}).get(d.event_id, "") for d in backlog)
+    scope = (scope_of or {}).get
+    per_scope = Counter(scope(d.event_id, "") for d in backlog)
     largest = max(per_scope.values(), default=0)
+    last_of_scope: dict[str, float] = {}
+    for d in backlog:
+        key = scope(d.event_id, "")
+        last_of_scope[key] = max(last_of_scope.get(key, 0.0), d.delivered_at)
+    served = Counter(
+        scope(d.event_id, "")
+        for d in delivered
+        if d.written_at >= fault.end and d.delivered_at < last_of_scope.get(scope(d.event_id, ""), 0.0)
+    )
+    busiest = max((n + served[key] for key, n in per_scope.items()), default=0)
     inside, own, excess, excess_calls, excess_ok = retry_after_figures(calls, announced)
     services = [d.service_s for d in delivered]
     return ChannelFigures(
@@ -178,6 +195,8 @@ def channel_figures(
         mean_service_s=_round(sum(services) / len(services)) if services else None,
         released_after_s=round(released - fault.end, 3),
         drain_after_release_s=round(max(drain - (released - fault.end), 0.0), 3),
+        served_during_drain=sum(served.values()),
+        drain_ideal_busy_s=round(busiest / rate_per_s, 3) if rate_per_s else None,
     )
 
 

@@ -18,7 +18,7 @@ COLUMNS = (
     "429/403 S/G",
     "in Retry-After all/own/excess (calls, of which OK)",
     "GitHub p50/p99 s (x base)",
-    "drain s (ideal; backlog) [+release: after it]",
+    "drain s (ideal; backlog; busy ideal) [+release: after it]",
     "goals",
 )
 
@@ -70,8 +70,8 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
                 inside,
                 f"{_fmt(g['latency_p50_s'])}/{_fmt(g['latency_p99_s'])} ({_fmt(ratio)}x)",
                 f"{_fmt(run['drain_s'])} ({_fmt(run['drain_ideal_s'])}; "
-                f"{drained['backlog_at_fault_end']}, max {drained['backlog_largest_scope']}/ws)"
-                + _released(drained),
+                f"{drained['backlog_at_fault_end']}, max {drained['backlog_largest_scope']}/ws; "
+                f"busy {_fmt(drained.get('drain_ideal_busy_s'))})" + _released(drained),
                 _goals(run.get("goals")),
             ]
         )

@@ -126,19 +126,22 @@ def test_drain_ideal_is_the_largest_workspace_backlog_over_the_rate(
         delivery("a3", written=5.0, delivered=10.0, channel="slack"),
         delivery("b1", written=5.0, delivered=7.0, channel="slack"),
         delivery("b2", written=7.0, delivered=12.0, channel="slack"),  # written after the fault: no backlog
+        delivery("a4", written=6.5, delivered=9.5, channel="slack"),  # ... served while TA drained
     ]
     figures = measure.channel_figures(
         "slack",
-        expected={"a1", "a2", "a3", "b1", "b2"},
+        expected={"a1", "a2", "a3", "a4", "b1", "b2"},
         deliveries=deliveries,
         calls=[],
         duplicates=0,
         fault=measure.Window(2.0, 6.0),
-        scope_of={"a1": "TA", "a2": "TA", "a3": "TA", "b1": "TB", "b2": "TB"},
+        scope_of={"a1": "TA", "a2": "TA", "a3": "TA", "a4": "TA", "b1": "TB", "b2": "TB"},
         scopes=2,
         rate_per_s=2.0,
     )
     assert (figures.backlog_at_fault_end, figures.backlog_largest_scope) == (4, 3)
+    assert figures.served_during_drain == 1  # a4; b2 came after TB's backlog was done
+    assert figures.drain_ideal_busy_s == 2.0  # TA: 3 backlog + 1 served, at 2/s
     assert figures.drain_s == 4.0  # the last backlog message (a3) at 10.0, the fault ended at 6.0
     assert figures.drain_ideal_s == 1.5  # TA's 3 messages at 2/s
     assert figures.drain_ideal_even_s == 1.0  # 4 messages at 2/s x 2 workspaces
