@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from consumers.runtime.http_faults import provider_side
 from consumers.runtime.outcomes import Delivered, Retry, Terminal
 
 # GitHub: "If you receive a secondary rate limit without retry-after or x-ratelimit-reset, wait at least
@@ -61,7 +62,7 @@ def classify_transport_error(exc: httpx.HTTPError, *, method: str) -> Retry:
         None,
         f"network_{type(exc).__name__}",
         uncertain=method == "POST" and not never_sent,
-        server_fault=True,
+        server_fault=provider_side(exc),
     )
 
 

@@ -92,7 +92,6 @@ class Consumer:
                 clients.dynamodb,
                 table=settings.ledger_table,
                 channel=settings.channel,
-                cap_s=settings.backoff_cap_s,
                 on_error=lambda what, error: self._coordination_failed(f"shared_outage_{what}", error),
             ),
             clock=clock,
@@ -183,7 +182,6 @@ class Consumer:
         return self._attempt(message, prepared, claim)
 
     def _attempt(self, message: QueueMessage, prepared: Prepared, claim: Claimed) -> Disposition:
-        probing = self._guards.probing(prepared.rate_limit_key)
         unresolved = claim.previous_uncertain
         outcome: Outcome | None = None
         if unresolved:
@@ -200,7 +198,7 @@ class Consumer:
                 lambda: self._channel.deliver(prepared),
                 lambda exc: Retry(None, f"exception:{_describe(exc)}", uncertain=True),
             )
-        outcome = self._guards.settle(prepared.rate_limit_key, outcome, probing=probing)
+        outcome = self._guards.settle(prepared.rate_limit_key, prepared.event.event_id, outcome)
         return self._settle_claimed(message, prepared.event, claim, outcome, unresolved)
 
     def _settle_claimed(

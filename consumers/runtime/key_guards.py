@@ -55,31 +55,28 @@ class KeyGuards:
             return Hold(probe_at - now, PROVIDER_DOWN, keys.DEFERRED)
         return None
 
-    def probing(self, key: str | None) -> bool:
-        """Taken before the call: an outage on `key` is in progress here, so the call is its probe."""
-        return self.outages.is_open(key, self._clock())
-
-    def settle(self, key: str | None, outcome: Outcome, *, probing: bool) -> Outcome:
-        """Update the key's outage circuit with this call's answer. A failure that continues an outage,
-        seen here or by a sibling, costs its message no attempt and brings it back with the next probe:
-        an outage is the provider's, and its length is bounded by the message's age budget, not by how
-        often we looked. The failure that starts an outage costs an attempt as usual, so a message that
-        alone makes the provider fail still runs out of attempts while the key's other messages get
-        through."""
+    def settle(self, key: str | None, event_id: str, outcome: Outcome) -> Outcome:
+        """Update the key's outage circuit with this call's answer. A failure that continues an outage
+        another message is failing in too, seen here or by a sibling, costs its message no attempt and
+        brings it back with the next probe: the outage is the provider's, and its length is bounded by
+        the message's age budget, not by how often we looked. Any other failure costs an attempt and the
+        message's own backoff, as without the circuit: the one that opens an outage, and every failure
+        of a message failing alone, which cannot be told from a message the provider cannot take."""
         if key is None:
             return outcome
         now = self._clock()
         if isinstance(outcome, Retry) and outcome.server_fault:
-            started = self._shared_outages.failed(key, now)
-            next_probe = self.outages.failed(key, now, not_before=outcome.after_seconds, since=started)
-            if not probing and started is None:
+            continues = self.outages.others_failing(key, event_id, now)
+            next_probe = self.outages.failed(key, now, event_id=event_id, not_before=outcome.after_seconds)
+            shared = self._shared_outages.failed(key, now, event_id=event_id, probe_at=next_probe)
+            if not (continues or shared):
                 return outcome
             reason = f"{outcome.reason} ({PROVIDER_DOWN})"
             return replace(outcome, after_seconds=next_probe - now, reason=reason, costs_attempt=False)
         if isinstance(outcome, Delivered | Terminal) or (
             isinstance(outcome, Retry) and outcome.rate_limit_key is not None
         ):
-            if probing or self.outages.is_open(key, now):
+            if self.outages.is_open(key, now):
                 self._shared_outages.ended(key)
             self.outages.answered(key)
         return outcome

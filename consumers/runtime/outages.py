@@ -5,12 +5,14 @@ waits after the provider is back: a message that failed late in a long outage sl
 whole backoff ceiling. Here the first server-side failure on a key (5xx, no answer) opens the key's
 circuit. While it is open, the key's other messages wait without calling; when it closes for a probe,
 the next message through is that probe. A failed probe keeps the circuit open for longer, an answer of
-any kind closes it. The probe interval grows with the outage's age (a quarter of it, at least 1 s, at most
+any kind closes it. The circuit remembers which message opened it: a failure only *continues* an
+outage when some other message has failed in it too, since one message failing alone cannot be told
+from a message the provider cannot take. The probe interval grows with the outage's age (a quarter of it, at least 1 s, at most
 `cap_s`), so the provider sees a few calls per container however long it is down, and the backlog starts
 moving at most a quarter of the outage's length after it ends.
 
 Pure state and arithmetic. Whether a failure continues an outage a sibling container already saw is
-kept in the ledger table (shared_outages.py); the consumer decides what a failure costs (consumer.py).
+kept in the ledger table (shared_outages.py); key_guards.py decides what a failure costs.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def probe_interval(
 class _Circuit:
     since: float  # the outage's first failure seen here
     until: float  # the next probe's earliest time
+    opener: str  # the event whose failure opened it
+    others: bool = False  # another event has failed in it since
 
 
 class ProviderOutages:
@@ -52,20 +56,22 @@ class ProviderOutages:
         return circuit.until
 
     def is_open(self, key: str | None, now: float) -> bool:
-        """An outage on `key` is in progress: a failure now continues it (the call was a probe)."""
+        """An outage on `key` is in progress here."""
         return self._current(key, now) is not None
 
-    def failed(
-        self, key: str, now: float, *, not_before: float | None = None, since: float | None = None
-    ) -> float:
-        """A server-side failure on `key`: the circuit opens (or stays open); returns the next probe time.
-        `not_before`: the provider's own Retry-After, in seconds, if it gave one. `since`: when the outage
-        started, if a sibling knew of it first (shared_outages.py)."""
+    def others_failing(self, key: str, event_id: str, now: float) -> bool:
+        """An outage on `key` is in progress here, and a message other than `event_id` has failed in it."""
+        circuit = self._current(key, now)
+        return circuit is not None and (circuit.opener != event_id or circuit.others)
+
+    def failed(self, key: str, now: float, *, event_id: str, not_before: float | None = None) -> float:
+        """A server-side failure of `event_id` on `key`: the circuit opens (or stays open); returns the
+        next probe time. `not_before`: the provider's own Retry-After, in seconds, if it gave one."""
         circuit = self._current(key, now)
         if circuit is None:
-            circuit = self._circuits[key] = _Circuit(since=now, until=now)
-        if since is not None:
-            circuit.since = min(circuit.since, since)
+            circuit = self._circuits[key] = _Circuit(since=now, until=now, opener=event_id)
+        elif event_id != circuit.opener:
+            circuit.others = True
         interval = probe_interval(
             now - circuit.since, cap_s=self._cap_s, min_s=self._min_probe_s, growth=self._growth
         )

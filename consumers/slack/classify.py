@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from consumers.runtime.http_faults import provider_side
 from consumers.runtime.outcomes import UNKNOWN_PREFIX, Delivered, Retry, Terminal
 
 RATE_LIMITED = frozenset({"ratelimited", "rate_limited"})
@@ -109,10 +110,10 @@ def classify_exception(error: BaseException) -> Retry:
     """A call that raised: retryable; uncertain unless the request surely never reached Slack."""
     name = type(error).__name__
     if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout | httpx.ConnectError):
-        return Retry(None, f"connection:{name}", server_fault=True)
+        return Retry(None, f"connection:{name}", server_fault=provider_side(error))
     if isinstance(error, httpx.TimeoutException):
         return Retry(None, f"timeout:{name}", uncertain=True, server_fault=True)
-    return Retry(None, f"connection:{name}", uncertain=True, server_fault=True)
+    return Retry(None, f"connection:{name}", uncertain=True, server_fault=provider_side(error))
 
 
 def is_unknown(outcome: SlackOutcome) -> bool:

@@ -123,8 +123,13 @@ def test_transport_errors_retry_and_post_may_have_applied(exc: httpx.HTTPError, 
     assert outcome.after_seconds is None
     assert outcome.reason == f"network_{type(exc).__name__}"
     assert outcome.uncertain is uncertain
-    assert outcome.server_fault
+    assert outcome.server_fault is not isinstance(exc, httpx.PoolTimeout)  # a dry pool is ours
     assert classify_transport_error(exc, method="PATCH").uncertain is False
+
+
+def test_a_redirect_loop_is_not_githubs_outage() -> None:
+    outcome = classify_transport_error(httpx.TooManyRedirects("loop", request=request()), method="POST")
+    assert not outcome.server_fault
 
 
 def test_rate_limit_low_below_ten_percent() -> None:

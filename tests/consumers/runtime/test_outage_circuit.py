@@ -27,7 +27,7 @@ def failed_ids(response: dict[str, Any]) -> set[str]:
     return {f["itemIdentifier"] for f in response["batchItemFailures"]}
 
 
-def attempts(env: ConsumerEnv, event_id: str) -> int:
+def attempts_of(env: ConsumerEnv, event_id: str) -> int:
     item = env.ledger_item(event_id)
     assert item is not None
     return int(item["attempts"]["N"])
@@ -49,7 +49,7 @@ def test_a_server_fault_holds_the_keys_other_messages_until_the_probe_then_an_an
     held = next(r for r in records if r["body"] == waiting.to_body())
     assert failed_ids(response) == {held["messageId"], records[0]["messageId"]}
     assert consumer_env.sqs.delay_for(held["receiptHandle"]) == 1  # the next probe, not a backoff
-    assert attempts(consumer_env, first.event_id) == 1  # the call that opened the circuit counts
+    assert attempts_of(consumer_env, first.event_id) == 1  # the call that opened the circuit counts
     assert consumer_env.ledger_item(waiting.event_id) is None  # held back before any claim
     assert handler.stats.retries == 1
     assert handler.stats.deferred == 1
@@ -67,27 +67,47 @@ def test_a_server_fault_holds_the_keys_other_messages_until_the_probe_then_an_an
 def test_failed_probes_cost_no_attempt_and_come_back_less_often_as_the_outage_lasts(
     consumer_env: ConsumerEnv, key: str
 ) -> None:
+    first, second = make_event(rate_limit_key=key), make_event(rate_limit_key=key)
+    consumer_env.channel.deliveries[first.event_id] = [down()]
+    consumer_env.channel.deliveries[second.event_id] = [down()]
+    handler = consumer_env.handler(max_attempts=3)
+    consumer_env.send(first)
+    consumer_env.run_batch(handler)  # opens the outage: an attempt
+    held = consumer_env.last_records
+    consumer_env.clock.advance(2)
+    consumer_env.send(second)
+    consumer_env.run_batch(handler)  # the probe: a second message fails, so it is an outage
+    held += consumer_env.last_records
+    delays = []
+    for _ in range(12):
+        consumer_env.make_visible(held)
+        consumer_env.clock.advance(delays[-1] if delays else 2)
+        response, held = consumer_env.run_batch(handler)
+        assert len(response["batchItemFailures"]) == len(held) == 2
+        delay = max(consumer_env.sqs.delay_for(r["receiptHandle"]) or 0 for r in held)
+        delays.append(delay)
+
+    attempts = [attempts_of(consumer_env, e.event_id) for e in (first, second)]
+    assert attempts == [1, 0]  # 12 rounds of failed probes cost nothing
+    assert consumer_env.queue_depth() == 2
+    assert delays[0] == 1  # the floor, while a quarter of the outage is at most 1 s
+    assert delays == sorted(delays)
+    assert delays[-1] >= 4  # a quarter of an outage that has lasted over 16 s
+    assert handler.stats.dead_lettered == 0
+
+
+def test_a_message_failing_alone_is_charged_each_time(consumer_env: ConsumerEnv, key: str) -> None:
     event = make_event(rate_limit_key=key)
     consumer_env.channel.deliveries[event.event_id] = [down()]
     consumer_env.send(event)
     handler = consumer_env.handler(max_attempts=2)
     consumer_env.run_batch(handler)
-    delays = []
-    for _ in range(12):
-        consumer_env.make_visible(consumer_env.last_records)
-        consumer_env.clock.advance(delays[-1] if delays else 2)
-        response, records = consumer_env.run_batch(handler)
-        assert failed_ids(response) == {records[0]["messageId"]}
-        delay = consumer_env.sqs.delay_for(records[0]["receiptHandle"])
-        assert delay is not None
-        delays.append(delay)
+    consumer_env.make_visible(consumer_env.last_records)
+    consumer_env.clock.advance(2)
 
-    assert attempts(consumer_env, event.event_id) == 1  # 12 failed probes, still within a budget of 2
-    assert consumer_env.queue_depth() == 1
-    assert delays[:2] == [1, 1]  # the floor, while a quarter of the outage is under 1 s
-    assert delays == sorted(delays)
-    assert delays[-1] >= 4  # a quarter of an outage that has lasted over 16 s
-    assert handler.stats.dead_lettered == 0
+    consumer_env.run_batch(handler)
+
+    assert handler.stats.dead_lettered == 1  # alone, it cannot be told from a message Slack cannot take
 
 
 def test_a_message_that_alone_fails_still_runs_out_of_attempts(consumer_env: ConsumerEnv, key: str) -> None:

@@ -33,7 +33,6 @@ def make_store(consumer_env: ConsumerEnv) -> Any:
             consumer_env.dynamodb,
             table=consumer_env.settings.ledger_table,
             channel=CHANNEL,
-            cap_s=60.0,
             on_error=lambda what, error: errors.append((what, error)),
         )
 
@@ -41,37 +40,42 @@ def make_store(consumer_env: ConsumerEnv) -> Any:
     return make
 
 
-def test_the_first_failure_starts_an_outage_and_later_ones_continue_it(make_store: Any, key: str) -> None:
+def test_a_failure_continues_an_outage_only_once_another_message_failed_in_it(
+    make_store: Any, key: str
+) -> None:
     store, sibling = make_store(), make_store()
-    assert store.failed(key, 1_000.0) is None
-    assert sibling.failed(key, 1_002.0) == 1_000.0
-    assert store.failed(key, 1_003.5) == 1_000.0
-    assert store.failed(f"{key}-other", 1_003.5) is None
+    assert store.failed(key, 1_000.0, event_id="e1", probe_at=1_001.0) is False  # opens it
+    assert sibling.failed(key, 1_001.0, event_id="e1", probe_at=1_002.0) is False  # e1 alone, again
+    assert sibling.failed(key, 1_002.0, event_id="e2", probe_at=1_003.0) is True
+    assert store.failed(key, 1_003.0, event_id="e1", probe_at=1_004.0) is True  # now an outage
+    assert store.failed(f"{key}-other", 1_003.0, event_id="e2", probe_at=1_004.0) is False
     assert make_store.errors == []
 
 
 def test_an_answer_ends_the_outage_for_everyone(make_store: Any, key: str) -> None:
     store, sibling = make_store(), make_store()
-    store.failed(key, 1_000.0)
+    store.failed(key, 1_000.0, event_id="e1", probe_at=1_001.0)
     sibling.ended(key)
-    assert store.failed(key, 1_001.0) is None  # a new outage
+    assert store.failed(key, 1_001.0, event_id="e2", probe_at=1_002.0) is False  # a new outage
     sibling.ended(key)
     sibling.ended(key)  # nothing left to end: no error
     assert make_store.errors == []
 
 
-def test_an_outage_nobody_cleared_or_probed_for_long_is_over(make_store: Any, key: str) -> None:
+def test_an_outage_not_probed_long_after_its_probe_time_is_over(make_store: Any, key: str) -> None:
     store = make_store()
-    store.failed(key, 1_000.0)  # next probe at 1_001
-    assert store.failed(key, 1_001.0 + STALE_S + 1) is None
-    assert store.failed(key, 1_001.0 + STALE_S + 2) == 1_001.0 + STALE_S + 1
+    store.failed(key, 1_000.0, event_id="e1", probe_at=1_300.0)  # a Retry-After of 300 s
+    assert store.failed(key, 1_300.0 + STALE_S, event_id="e2", probe_at=1_400.0) is True
+    assert store.failed(key, 1_400.0 + STALE_S + 1, event_id="e2", probe_at=1_500.0) is False
+    assert store.failed(key, 1_500.0, event_id="e2", probe_at=1_501.0) is False  # e2 opened the new one
+    assert store.failed(key, 1_500.5, event_id="e3", probe_at=1_501.5) is True
 
 
 def test_the_item_cannot_meet_a_ledger_entry_and_expires_by_ttl(
     make_store: Any, consumer_env: ConsumerEnv, key: str
 ) -> None:
     store = make_store()
-    store.failed(key, 1_000.0)
+    store.failed(key, 1_000.0, event_id="e1", probe_at=1_001.0)
     assert not store.item_key(key).startswith(f"{CHANNEL}#")
     item = consumer_env.dynamodb.get_item(
         TableName=consumer_env.settings.ledger_table, Key={"pk": {"S": store.item_key(key)}}
@@ -83,33 +87,53 @@ def test_a_failing_table_costs_the_coordination_not_the_message(
     make_store: Any, consumer_env: ConsumerEnv, key: str
 ) -> None:
     store = make_store()
-    store.failed(key, 1_000.0)
+    store.failed(key, 1_000.0, event_id="e1", probe_at=1_001.0)
     consumer_env.dynamodb.fail_when("update_item")
-    assert store.failed(key, 1_001.0) is None  # counted as a new outage: the message pays an attempt
+    assert store.failed(key, 1_001.0, event_id="e2", probe_at=1_002.0) is False  # charged, as without
     store.ended(key)
     assert make_store.errors == [("note", "ThrottlingException"), ("clear", "ThrottlingException")]
 
 
-def test_a_message_moving_between_containers_pays_one_attempt_per_outage(
+def test_messages_moving_between_containers_pay_one_attempt_per_outage(
+    consumer_env: ConsumerEnv, key: str
+) -> None:
+    first, second = make_event(rate_limit_key=key), make_event(rate_limit_key=key)
+    consumer_env.channel.deliveries[first.event_id] = [down(), down(), Delivered()]
+    consumer_env.channel.deliveries[second.event_id] = [down(), Delivered()]
+    containers = [consumer_env.handler(max_attempts=2) for _ in range(3)]
+    consumer_env.send(first)
+    consumer_env.run_batch(containers[0])  # opens the outage: an attempt
+    held_first = consumer_env.last_records
+    consumer_env.send(second)
+    consumer_env.run_batch(containers[1])  # a second message fails in it: free
+    consumer_env.make_visible(held_first + consumer_env.last_records)
+    consumer_env.clock.advance(2)
+
+    consumer_env.run_batch(containers[2])  # a container that never saw the outage
+
+    assert consumer_env.channel.delivered_calls == [first.event_id, second.event_id, first.event_id]
+    attempts = {
+        e.event_id: (consumer_env.ledger_item(e.event_id) or {}).get("attempts") for e in (first, second)
+    }
+    assert attempts == {first.event_id: {"N": "1"}, second.event_id: {"N": "0"}}
+    assert sum(c.stats.dead_lettered for c in containers) == 0
+
+
+def test_a_message_failing_alone_pays_every_attempt_in_every_container(
     consumer_env: ConsumerEnv, key: str
 ) -> None:
     event = make_event(rate_limit_key=key)
-    consumer_env.channel.deliveries[event.event_id] = [down(), down(), down(), Delivered()]
+    consumer_env.channel.deliveries[event.event_id] = [down()]
     consumer_env.send(event)
-    containers = [consumer_env.handler(max_attempts=2) for _ in range(3)]
+    a, b = consumer_env.handler(max_attempts=2), consumer_env.handler(max_attempts=2)
+    consumer_env.run_batch(a)
+    consumer_env.make_visible(consumer_env.last_records)
+    consumer_env.clock.advance(2)
 
-    for container in containers:  # each container meets the outage for the first time
-        consumer_env.run_batch(container)
-        consumer_env.make_visible(consumer_env.last_records)
-        consumer_env.clock.advance(2)
-    item = consumer_env.ledger_item(event.event_id)
-    assert item is not None
-    assert item["attempts"] == {"N": "1"}
-    assert sum(c.stats.dead_lettered for c in containers) == 0
+    response, _ = consumer_env.run_batch(b)
 
-    response, _ = consumer_env.run_batch(containers[1])
     assert response == {"batchItemFailures": []}
-    assert containers[1].stats.delivered == 1
+    assert b.stats.dead_lettered == 1  # it cannot be told from a message the provider cannot take
 
 
 def test_a_container_that_saw_the_outage_ends_it_when_answered(consumer_env: ConsumerEnv, key: str) -> None:

@@ -119,8 +119,15 @@ def test_timeouts_and_connection_errors_retry_uncertain_only_after_sending(
     outcome = classify(None, {}, exc("boom"))
     assert isinstance(outcome, Retry)
     assert outcome.uncertain is uncertain
-    assert outcome.server_fault
+    assert outcome.server_fault is (exc is not httpx.PoolTimeout)  # a dry pool is ours, not Slack's
     assert outcome.after_seconds is None
+
+
+@pytest.mark.parametrize("exc", [httpx.TooManyRedirects, httpx.DecodingError, httpx.UnsupportedProtocol])
+def test_errors_of_one_request_are_not_slacks_outage(exc: type[Exception]) -> None:
+    outcome = classify(None, {}, exc("boom"))
+    assert isinstance(outcome, Retry)
+    assert not outcome.server_fault
 
 
 @pytest.mark.parametrize(
