@@ -96,8 +96,11 @@ def test_failed_probes_cost_no_attempt_and_come_back_less_often_as_the_outage_la
     assert handler.stats.dead_lettered == 0
 
 
-def test_a_message_failing_alone_is_charged_each_time(consumer_env: ConsumerEnv, key: str) -> None:
-    event = make_event(rate_limit_key=key)
+@pytest.mark.parametrize("keyed", [True, False], ids=["alone-on-its-key", "no-key-no-circuit"])
+def test_a_message_failing_alone_is_charged_each_time(
+    consumer_env: ConsumerEnv, key: str, keyed: bool
+) -> None:
+    event = make_event(rate_limit_key=key) if keyed else make_event()
     consumer_env.channel.deliveries[event.event_id] = [down()]
     consumer_env.send(event)
     handler = consumer_env.handler(max_attempts=2)
@@ -162,17 +165,3 @@ def test_a_rate_limit_is_an_answer_and_its_horizon_takes_over(consumer_env: Cons
     now = consumer_env.clock()
     assert not handler.outages.is_open(key, now)
     assert handler.rate_limits.horizon(key, now) == now + 30
-
-
-def test_a_message_without_a_key_keeps_its_own_backoff(consumer_env: ConsumerEnv, key: str) -> None:
-    event = make_event()
-    consumer_env.channel.deliveries[event.event_id] = [down()]
-    consumer_env.send(event)
-    handler = consumer_env.handler(max_attempts=2)
-    consumer_env.run_batch(handler)
-    consumer_env.make_visible(consumer_env.last_records)
-    consumer_env.clock.advance(2)
-
-    consumer_env.run_batch(handler)
-
-    assert handler.stats.dead_lettered == 1  # no circuit: each failure is an attempt
