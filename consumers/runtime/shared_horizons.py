@@ -12,48 +12,33 @@ costs the coordination, never the message.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consumers.runtime.aws_errors import aws_code, condition_failed
-from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE
+from consumers.runtime.ledger_items import LedgerItems, expiry, number
+from fanout.registry import LEDGER_TTL_ATTRIBUTE
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-else:
-    DynamoDBClient = Any
-
-KEY_PREFIX = "ratelimit#"
 UNTIL = "until"
-RETENTION_S = 24 * 3600  # the item outlives any window it holds; TTL removes it afterwards
-
-OnError = Callable[[str, str], None]  # (what failed: "publish" | "read", the error)
 
 
-class SharedHorizons:
-    def __init__(self, dynamodb: DynamoDBClient, *, table: str, channel: str, on_error: OnError) -> None:
-        self._db = dynamodb
-        self._table = table
-        self._channel = channel
-        self._on_error = on_error
+class SharedHorizons(LedgerItems):
+    """Errors are reported to `on_error` as ("publish" | "read", the error)."""
 
-    def item_key(self, key: str) -> str:
-        return f"{KEY_PREFIX}{self._channel}#{key}"
+    PREFIX = "ratelimit#"
 
     def publish(self, key: str, until: float) -> None:
         """Record that `key` is limited until `until`; a later horizon already stored is kept."""
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key={LEDGER_PARTITION_KEY: {"S": self.item_key(key)}},
+                Key=self._key(key),
                 UpdateExpression="SET #u = :u, #ttl = :ttl",
                 ConditionExpression="attribute_not_exists(#u) OR #u < :u",
                 ExpressionAttributeNames={"#u": UNTIL, "#ttl": LEDGER_TTL_ATTRIBUTE},
                 ExpressionAttributeValues={
                     ":u": {"N": _num(until)},
-                    ":ttl": {"N": str(int(until) + RETENTION_S)},
+                    ":ttl": expiry(until),
                 },
             )
         except ClientError as exc:
@@ -67,7 +52,7 @@ class SharedHorizons:
         try:
             reply = self._db.get_item(
                 TableName=self._table,
-                Key={LEDGER_PARTITION_KEY: {"S": self.item_key(key)}},
+                Key=self._key(key),
                 ConsistentRead=True,  # a window published a moment ago must be seen
                 ProjectionExpression="#u",
                 ExpressionAttributeNames={"#u": UNTIL},
@@ -75,11 +60,7 @@ class SharedHorizons:
         except (ClientError, BotoCoreError) as exc:
             self._on_error("read", aws_code(exc))
             return None
-        value = reply.get("Item", {}).get(UNTIL, {}).get("N")
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
+        return number(reply.get("Item", {}).get(UNTIL))
 
 
 def _num(value: float) -> str:

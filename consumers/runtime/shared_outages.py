@@ -18,38 +18,24 @@ Best effort: when the table cannot be used, the failure is charged, as it would 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consumers.runtime.aws_errors import aws_code, condition_failed
+from consumers.runtime.ledger_items import LedgerItems, expiry, number
 from consumers.runtime.outages import STALE_S
-from consumers.runtime.shared_horizons import RETENTION_S
-from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE
+from fanout.registry import LEDGER_TTL_ATTRIBUTE
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-else:
-    DynamoDBClient = Any
-
-KEY_PREFIX = "outage#"
 OPENER = "opener"
 OTHERS = "others"
 PROBE_AT = "probe_at"
 
-OnError = Callable[[str, str], None]  # (what failed: "note" | "clear", the error)
 
+class SharedOutages(LedgerItems):
+    """Errors are reported to `on_error` as ("note" | "clear", the error)."""
 
-class SharedOutages:
-    def __init__(self, dynamodb: DynamoDBClient, *, table: str, channel: str, on_error: OnError) -> None:
-        self._db = dynamodb
-        self._table = table
-        self._channel = channel
-        self._on_error = on_error
-
-    def item_key(self, key: str) -> str:
-        return f"{KEY_PREFIX}{self._channel}#{key}"
+    PREFIX = "outage#"
 
     def failed(self, key: str, now: float, *, event_id: str, probe_at: float) -> bool:
         """Record that `event_id` failed on the provider's side of `key`, with its next probe at
@@ -59,7 +45,7 @@ class SharedOutages:
             reply = self._update(
                 key,
                 "SET #o = if_not_exists(#o, :event), #p = :probe, #ttl = :ttl",
-                values={":event": {"S": event_id}, ":probe": {"N": _num(probe_at)}, ":ttl": _ttl(now)},
+                values={":event": {"S": event_id}, ":probe": {"N": _num(probe_at)}, ":ttl": expiry(now)},
                 names={"#o": OPENER, "#p": PROBE_AT, "#ttl": LEDGER_TTL_ATTRIBUTE},
                 ReturnValues="ALL_OLD",
             )
@@ -69,7 +55,7 @@ class SharedOutages:
         old = reply.get("Attributes", {})
         opener = old.get(OPENER, {}).get("S")
         others = old.get(OTHERS, {}).get("BOOL") is True
-        previous_probe = _float(old.get(PROBE_AT))
+        previous_probe = number(old.get(PROBE_AT))
         if opener is None:
             return False  # this failure opens the outage
         if previous_probe is None or now - previous_probe > STALE_S:
@@ -128,7 +114,7 @@ class SharedOutages:
     ) -> Any:
         request: dict[str, Any] = {
             "TableName": self._table,
-            "Key": {LEDGER_PARTITION_KEY: {"S": self.item_key(key)}},
+            "Key": self._key(key),
             "UpdateExpression": expression,
             "ExpressionAttributeNames": names,
             **extra,
@@ -136,18 +122,6 @@ class SharedOutages:
         if values:
             request["ExpressionAttributeValues"] = values
         return self._db.update_item(**request)
-
-
-def _ttl(now: float) -> dict[str, str]:
-    return {"N": str(int(now) + RETENTION_S)}
-
-
-def _float(value: Any) -> float | None:
-    raw = value.get("N") if isinstance(value, dict) else None
-    try:
-        return float(raw) if raw is not None else None
-    except ValueError:
-        return None
 
 
 def _num(value: float) -> str:
