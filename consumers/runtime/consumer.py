@@ -81,7 +81,7 @@ class Consumer:
                 clients.dynamodb,
                 table=settings.ledger_table,
                 channel=settings.channel,
-                on_error=self._shared_horizon_failed,
+                on_error=lambda what, error: self._coordination_failed(f"shared_horizon_{what}", error),
             )
         )
         self.outages = ProviderOutages(cap_s=settings.backoff_cap_s)
@@ -308,11 +308,8 @@ class Consumer:
 
     # -- helpers ------------------------------------------------------------------------------------
 
-    def _shared_horizon_failed(self, what: str, error: str) -> None:
-        """Coordination lost for one call (this container still honours its own windows)."""
-        self._coordination_failed(f"shared_horizon_{what}", error)
-
     def _coordination_failed(self, what: str, error: str) -> None:
+        """Coordination lost for one call (this container still honours its own windows and circuit)."""
         self._telemetry.problem(f"{what}_failed", None, error)
 
     def _guarded(self, call: Callable[[], T], on_error: Callable[[Exception], Retry]) -> T | Retry:

@@ -39,18 +39,18 @@ class KeyGuards:
         shared_outages: SharedOutages,
         clock: Clock,
     ) -> None:
-        self.rate_limits = rate_limits
-        self.outages = outages
+        self._rate_limits = rate_limits
+        self._outages = outages
         self._shared_outages = shared_outages
         self._clock = clock
 
     def hold(self, key: str | None, now: float) -> Hold | None:
         if key is None:
             return None
-        horizon = self.rate_limits.horizon(key, now)
+        horizon = self._rate_limits.horizon(key, now)
         if horizon is not None:
             return Hold(horizon - now, RATE_LIMITED, keys.RATE_LIMITED, limited_key=key)
-        probe_at = self.outages.closed_until(key, now)
+        probe_at = self._outages.closed_until(key, now)
         if probe_at is not None:
             return Hold(probe_at - now, PROVIDER_DOWN, keys.DEFERRED)
         return None
@@ -66,8 +66,8 @@ class KeyGuards:
             return outcome
         now = self._clock()
         if isinstance(outcome, Retry) and outcome.server_fault:
-            continues = self.outages.others_failing(key, event_id, now)
-            next_probe = self.outages.failed(key, now, event_id=event_id, not_before=outcome.after_seconds)
+            continues = self._outages.others_failing(key, event_id, now)
+            next_probe = self._outages.failed(key, now, event_id=event_id, not_before=outcome.after_seconds)
             shared = self._shared_outages.failed(key, now, event_id=event_id, probe_at=next_probe)
             if not (continues or shared):
                 return outcome
@@ -76,7 +76,7 @@ class KeyGuards:
         if isinstance(outcome, Delivered | Terminal) or (
             isinstance(outcome, Retry) and outcome.rate_limit_key is not None
         ):
-            if self.outages.is_open(key, now):
+            if self._outages.is_open(key, now):
                 self._shared_outages.ended(key)
-            self.outages.answered(key)
+            self._outages.answered(key)
         return outcome

@@ -7,9 +7,9 @@ circuit. While it is open, the key's other messages wait without calling; when i
 the next message through is that probe. A failed probe keeps the circuit open for longer, an answer of
 any kind closes it. The circuit remembers which message opened it: a failure only *continues* an
 outage when some other message has failed in it too, since one message failing alone cannot be told
-from a message the provider cannot take. The probe interval grows with the outage's age (a quarter of it, at least 1 s, at most
-`cap_s`), so the provider sees a few calls per container however long it is down, and the backlog starts
-moving at most a quarter of the outage's length after it ends.
+from a message the provider cannot take. The probe interval grows with the outage's age (a quarter of
+it, at least 1 s, at most `cap_s`), so the provider sees a few calls per container however long it is
+down, and the backlog starts moving at most a quarter of the outage's length after it ends.
 
 Pure state and arithmetic. Whether a failure continues an outage a sibling container already saw is
 kept in the ledger table (shared_outages.py); key_guards.py decides what a failure costs.
@@ -24,13 +24,6 @@ GROWTH = 0.25  # probe interval as a share of the outage's age so far
 # A circuit nobody probed for this long after its horizon has no backlog behind it: the next failure on
 # the key starts a new outage instead of continuing a stale one.
 STALE_S = 60.0
-
-
-def probe_interval(
-    age_s: float, *, cap_s: float, min_s: float = MIN_PROBE_S, growth: float = GROWTH
-) -> float:
-    """How long after a failure the next probe may go out, for an outage `age_s` old."""
-    return min(max(cap_s, min_s), max(min_s, age_s * growth))
 
 
 @dataclass
@@ -72,9 +65,7 @@ class ProviderOutages:
             circuit = self._circuits[key] = _Circuit(since=now, until=now, opener=event_id)
         elif event_id != circuit.opener:
             circuit.others = True
-        interval = probe_interval(
-            now - circuit.since, cap_s=self._cap_s, min_s=self._min_probe_s, growth=self._growth
-        )
+        interval = min(self._cap_s, max(self._min_probe_s, (now - circuit.since) * self._growth))
         if not_before is not None:
             interval = max(interval, not_before)
         circuit.until = max(circuit.until, now + interval)
