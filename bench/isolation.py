@@ -186,13 +186,10 @@ def judge(runs: list[dict[str, Any]]) -> None:
             if slack_fault
             else None
         )
-        goals["drain"] = (
-            run["drain_s"] <= DRAIN_GOAL * (ideal or 0.0) if run["fault_channel"] is not None else None
-        )
-        busy = drained["drain_ideal_busy_s"]
-        goals["drain_busy"] = (
-            run["drain_s"] <= DRAIN_GOAL * (busy or 0.0) if run["fault_channel"] is not None else None
-        )
+        for goal, against in (("drain", ideal), ("drain_busy", drained["drain_ideal_busy_s"])):
+            goals[goal] = (
+                run["drain_s"] <= DRAIN_GOAL * (against or 0.0) if run["fault_channel"] is not None else None
+            )
         run["goals"] = goals
 
 
