@@ -16,6 +16,7 @@ from fanout import registry
 from fanout.local.emulator import containers
 from fanout.local.emulator.sqs import ChannelPoller, QueueSource
 from fanout.local.emulator.stream import StreamPoller
+from fanout.local.emulator.wakeups import VisibilityWakeups
 from fanout.local.endpoint import AwsEndpoint, aws_client
 from fanout.local.events_file import PutSecret, Step, slack_teams
 from fanout.local.fakes.faults import FaultSchedule
@@ -109,7 +110,8 @@ class LocalRuntime:
         channels = {} if stream_factory is not None else self.resources.channels
         for name, channel in channels.items():
             self.counters[name] = containers.CallCounter()
-            handlers = self._containers(name, channel, api_urls[name])
+            wakeups = VisibilityWakeups()
+            handlers = self._containers(name, channel, api_urls[name], wakeups)
             self.containers[name] = handlers
             source = QueueSource(
                 channel=name,
@@ -120,7 +122,7 @@ class LocalRuntime:
                 function_name=f"{self.config.prefix}-{name}-consumer",
             )
             clients = [aws_client(url, "sqs") for _ in handlers]
-            self.pollers[name] = ChannelPoller(source, handlers, clients)
+            self.pollers[name] = ChannelPoller(source, handlers, clients, wakeups)
         self._spawn("stream-poller", self.stream.run, self._stop)
         for poller in self.pollers.values():
             poller.start(self._stop)
@@ -247,12 +249,19 @@ class LocalRuntime:
             urls.setdefault(name, registry.get(name).api_base_url)
         return urls
 
-    def _containers(self, name: str, channel: Any, api_url: str) -> list[Any]:
+    def _containers(self, name: str, channel: Any, api_url: str, wakeups: VisibilityWakeups) -> list[Any]:
         assert self.resources is not None
         count = max(1, channel.settings.max_concurrency)
         factory = self.config.channel_factories.get(name)
         return containers.consumer_containers(
-            self.endpoint.url, self.resources, channel, api_url, self.counters[name], count, factory=factory
+            self.endpoint.url,
+            self.resources,
+            channel,
+            api_url,
+            self.counters[name],
+            count,
+            factory=factory,
+            wakeups=wakeups,
         )
 
     def _provide_secrets(self, steps: Sequence[Step]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from fanout import registry
+from fanout.local.emulator.wakeups import VisibilityWakeups
 from fanout.local.endpoint import aws_client
 from fanout.local.fakes.server import CONTAINER_HEADER
 from fanout.local.provision import ChannelResources, Resources
@@ -104,9 +105,10 @@ def consumer_containers(
     count: int,
     *,
     factory: Callable[..., Any] | None = None,
+    wakeups: VisibilityWakeups | None = None,
 ) -> list[Any]:
     """`count` ConsumerHandler instances (containers) for one channel (`factory`: the registry's by
-    default)."""
+    default); `wakeups` hears of the visibility timeouts they set."""
     from consumers.runtime.clients import default_clients
     from consumers.runtime.lambda_entry import make_handler
 
@@ -116,5 +118,7 @@ def consumer_containers(
     for index in range(count):
         transport = CountingTransport(f"{channel.name}-{index}", counter)
         clients = default_clients(endpoint_url=endpoint_url, transport=transport)
+        if wakeups is not None:
+            wakeups.watch(clients.sqs)
         containers.append(make_handler(factory, settings, clients))
     return containers

@@ -16,6 +16,7 @@ from typing import Any
 
 from fanout.local.emulator.context import LambdaContext
 from fanout.local.emulator.fifo_guard import FifoOrderGuard
+from fanout.local.emulator.wakeups import VisibilityWakeups
 from fanout.local.endpoint import REGION
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -63,10 +64,17 @@ class QueueSource:
 class ChannelPoller:
     """`len(handlers)` workers (the channel's maximum concurrency) polling one queue."""
 
-    def __init__(self, source: QueueSource, handlers: Sequence[Handler], sqs_clients: Sequence[Any]) -> None:
+    def __init__(
+        self,
+        source: QueueSource,
+        handlers: Sequence[Handler],
+        sqs_clients: Sequence[Any],
+        wakeups: VisibilityWakeups | None = None,
+    ) -> None:
         if len(handlers) != len(sqs_clients):
             raise ValueError("one SQS client per worker")
         self.source = source
+        self._wakeups = wakeups
         self._handlers = list(handlers)
         self._sqs = list(sqs_clients)
         self.stats = PollerStats()
@@ -104,8 +112,7 @@ class ChannelPoller:
                 self.stats.errors.append(f"receive failed: {exc!r}")
                 messages = []
             if not messages:
-                stop.wait(IDLE_POLL_S[min(idle, len(IDLE_POLL_S) - 1)])
-                idle += 1
+                idle = self._idle_wait(stop, idle)
                 continue
             idle = 0
             admitted, released = self.guard.admit(messages)
@@ -113,6 +120,17 @@ class ChannelPoller:
                 self._put_back(sqs, released)
             if admitted:
                 self.invoke(handler, sqs, admitted)
+
+    def _idle_wait(self, stop: threading.Event, idle: int) -> int:
+        """Wait before the next poll: the idle backoff, or less when a message becomes visible again
+        sooner (then the backoff starts over). Returns the new idle count."""
+        wait = IDLE_POLL_S[min(idle, len(IDLE_POLL_S) - 1)]
+        sooner = self._wakeups.sooner_than(wait) if self._wakeups is not None else None
+        if sooner is not None:
+            stop.wait(sooner)
+            return 0
+        stop.wait(wait)
+        return idle + 1
 
     def invoke(self, handler: Handler, sqs: Any, messages: list[dict[str, Any]]) -> set[str]:
         """One invocation; returns the message ids reported failed."""
