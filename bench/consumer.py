@@ -27,12 +27,9 @@ import io
 import itertools
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +46,7 @@ from aws_lambda_powertools import Logger  # noqa: E402
 from botocore.client import BaseClient  # noqa: E402
 from botocore.endpoint import Endpoint  # noqa: E402
 
+from bench.moto_process import moto_server  # noqa: E402
 from consumers.runtime.clients import AWS_CONFIG, Clients  # noqa: E402
 from consumers.runtime.lambda_entry import make_handler  # noqa: E402
 from consumers.runtime.settings import ConsumerSettings  # noqa: E402
@@ -99,29 +97,6 @@ class InstantSlack:
                 200, json={"ok": True, "channel": "C1", "ts": f"1800000000.{next(_seq):06d}"}
             )
         return httpx.Response(200, json={"ok": True})
-
-
-@contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """moto in its own process, so its work never competes with the consumer's for the GIL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    binary = Path(sys.executable).with_name("moto_server")
-    process = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                break
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def aws(service: str, endpoint: str, counter: Counter[str]) -> Any:

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/isolation.py [--tasks 40] [--workspaces 4] [--github-every 2] [--write-s 6]
         [--step-s 1] [--fault-start-s 2] [--fault-s 4] [--retry-after-s 2] [--slack-rate 2] [--cases ...]
-        [--json bench/results/isolation.json] [--png docs/isolation-latency.png | --no-png]
+        [--repeat 1] [--json bench/results/isolation.json] [--png docs/isolation-latency.png | --no-png]
 
 One process, one moto server, the same workload and fault schedule through both designs for each case
 (baseline, Slack 429 with Retry-After, Slack 5xx burst, GitHub secondary rate limit): fanout (router,
@@ -11,11 +11,14 @@ bench/legacy.py (one stream consumer calling every channel inline). The Slack st
 --slack-rate posts per second per workspace (429 + Retry-After beyond it), the channel rate the drain
 goal is measured against. Figures are in bench/measure.py; goals are checked for fanout only: GitHub p99
 against the same design's baseline, drain against the faulted channel's backlog / configured rate.
+With --repeat N every case runs N times per design, interleaved, and a summary gives each figure's
+median and range with the goals judged on the medians (bench/summary.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -36,8 +39,10 @@ if __name__ == "__main__":
 
 from bench import measure  # noqa: E402
 from bench.legacy import RETRY_ATTEMPTS, LegacyStats, legacy_stream_handler  # noqa: E402
+from bench.moto_process import moto_server  # noqa: E402
 from bench.recording import DeliveryLog, recording  # noqa: E402
-from bench.report import draw_png, print_table  # noqa: E402
+from bench.report import draw_png, print_summary, print_table  # noqa: E402
+from bench.summary import summarize  # noqa: E402
 from bench.workload import FaultCase, Workload, WorkloadParams, build_workload, fault_cases  # noqa: E402
 from consumers.github.pacer import WRITE_INTERVAL_S  # noqa: E402
 from fanout import registry  # noqa: E402
@@ -157,9 +162,9 @@ def github_rate(design: str) -> float:
 def judge(runs: list[dict[str, Any]]) -> None:
     """Add ratios and goal verdicts (fanout rows). GitHub p99 is compared with the same design's
     baseline; drain with the faulted channel's backlog / configured rate (Slack in the baseline)."""
-    baseline = {r["design"]: r for r in runs if r["case"] == "baseline"}
+    baseline = {(r["design"], r.get("repeat", 0)): r for r in runs if r["case"] == "baseline"}
     for run in runs:
-        base = baseline.get(run["design"])
+        base = baseline.get((run["design"], run.get("repeat", 0)))
         ch = run["channels"]
         gh_p99, base_p99 = (
             ch["github"]["latency_p99_s"],
@@ -215,19 +220,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cases", nargs="+", default=None, help="subset of: baseline slack-429 slack-5xx github-secondary"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per case and design, interleaved; summarised by median"
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "isolation.json")
     parser.add_argument("--png", type=Path, default=ROOT / "docs" / "isolation-latency.png")
     parser.add_argument("--no-png", action="store_true")
     parser.add_argument(
         "--aws-endpoint", default=None, help="an AWS endpoint (moto) to use; default: start one"
     )
+    parser.add_argument(
+        "--moto-in-process",
+        action="store_true",
+        help="start moto's server in this process, as the local runtime does (default: its own process)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    if args.tasks < 1 or args.workspaces < 1:
-        raise SystemExit("--tasks and --workspaces must be at least 1")
+    if args.tasks < 1 or args.workspaces < 1 or args.repeat < 1:
+        raise SystemExit("--tasks, --workspaces and --repeat must be at least 1")
     params = WorkloadParams(
         tasks=args.tasks,
         workspaces=args.workspaces,
@@ -249,24 +262,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     started = time.monotonic()
     token = uuid.uuid4().hex[:6]  # resource names of this run only, even on a shared endpoint
-    with AwsEndpoint(args.aws_endpoint) as endpoint:
-        for index, case in enumerate(cases):
-            for design in DESIGNS:
-                # A fresh workload per run: new event ids, so nothing of one run is seen by the next.
-                fresh = build_workload(params)
-                run = run_case(design, case, fresh, params, endpoint.url, f"{token}-{index}{design[0]}")
-                runs.append(run)
-                print(f"  {case.name:<17} {design:<7} {run['wall_s']:6.1f}s", file=sys.stderr)
+    with contextlib.ExitStack() as stack:
+        url = args.aws_endpoint
+        if url is None and not args.moto_in_process:
+            url = stack.enter_context(moto_server())
+        endpoint = stack.enter_context(AwsEndpoint(url))
+        # Repeats interleave (every case, then every case again) so background load hits all alike.
+        for repeat in range(args.repeat):
+            for index, case in enumerate(cases):
+                for design in DESIGNS:
+                    # A fresh workload per run: new event ids, so nothing of one run is seen by the next.
+                    fresh = build_workload(params)
+                    run_id = f"{token}-{repeat}-{index}{design[0]}"
+                    run = run_case(design, case, fresh, params, endpoint.url, run_id)
+                    run["repeat"] = repeat
+                    runs.append(run)
+                    print(
+                        f"  {case.name:<17} {design:<7} #{repeat + 1} {run['wall_s']:6.1f}s", file=sys.stderr
+                    )
     judge(runs)
     result = {
         "command": " ".join(["bench/isolation.py", *(argv if argv is not None else sys.argv[1:])]),
         "params": asdict(params),
         "legacy_retry_attempts": RETRY_ATTEMPTS,
         "cases": [{"name": c.name, "description": c.description} for c in cases],
+        "repeat": args.repeat,
         "wall_s": round(time.monotonic() - started, 1),
         "runs": runs,
+        "summary": summarize(runs, p99_goal=GITHUB_P99_GOAL, drain_goal=DRAIN_GOAL),
     }
     print_table(result)
+    if args.repeat > 1:
+        print_summary(result)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
     print(f"JSON: {args.json}")

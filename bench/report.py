@@ -45,6 +45,7 @@ def _goals(goals: dict[str, bool | None] | None) -> str:
 
 def rows(result: dict[str, Any]) -> list[list[str]]:
     out = []
+    repeated = result.get("repeat", 1) > 1
     for run in result["runs"]:
         ch = run["channels"]
         s, g = ch["slack"], ch["github"]
@@ -60,7 +61,7 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
         ratio = run.get("github_p99_ratio")
         out.append(
             [
-                run["case"],
+                run["case"] + (f" #{run['repeat'] + 1}" if repeated else ""),
                 run["design"],
                 f"{s['delivered']}/{s['expected']} {g['delivered']}/{g['expected']} ({s['lost'] + g['lost']})",
                 _pair(run, "duplicates"),
@@ -84,6 +85,67 @@ def _released(drained: dict[str, Any]) -> str:
     if late <= 0:
         return ""
     return f" [+{_fmt(late)}: {_fmt(drained.get('drain_after_release_s'))}]"
+
+
+SUMMARY_COLUMNS = (
+    "case",
+    "design",
+    "runs",
+    "drain s",
+    "drain / ideal",
+    "drain / busy ideal",
+    "drain after release / ideal",
+    "GitHub p99 x base",
+    "dup, excess, lost (worst run)",
+    "goals (on medians)",
+)
+
+
+def summary_rows(result: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for entry in result["summary"]:
+        out.append(
+            [
+                entry["case"],
+                entry["design"],
+                str(entry["runs"]),
+                *(
+                    _spread(entry[name])
+                    for name in (
+                        "drain_s",
+                        "drain_ratio",
+                        "drain_busy_ratio",
+                        "drain_after_release_ratio",
+                        "github_p99_ratio",
+                    )
+                ),
+                f"{entry['duplicates_max']}, {entry['excess_max']}, {entry['lost_max']}",
+                _goals(entry.get("goals")),
+            ]
+        )
+    return out
+
+
+def _spread(spread: dict[str, float] | None) -> str:
+    """A median with its range: "1.42 (1.10-2.05)"."""
+    if spread is None:
+        return "-"
+    return f"{spread['median']:.2f} ({spread['min']:.2f}-{spread['max']:.2f})"
+
+
+def print_summary(result: dict[str, Any], console: Console | None = None) -> None:
+    table = Table(title=f"Median (min-max) over {result['repeat']} runs per case and design")
+    for column in SUMMARY_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in summary_rows(result):
+        table.add_row(*row)
+    (console or Console(width=200)).print(table)
+
+
+def markdown_summary(result: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in summary_rows(result)]
+    return "\n".join(lines)
 
 
 def print_table(result: dict[str, Any], console: Console | None = None) -> None:
@@ -119,7 +181,7 @@ def draw_png(result: dict[str, Any], path: Path) -> None:
                 start = params["fault_start_s"]
                 ax.axvspan(start, start + params["fault_s"], color="tab:red", alpha=0.12, label="fault")
             for run in result["runs"]:
-                if run["case"] != case:
+                if run["case"] != case or run.get("repeat", 0) != 0:  # the first run of each
                     continue
                 points = sorted(run["latency_points"][channel])
                 color, marker = styles[run["design"]]
