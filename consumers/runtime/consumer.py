@@ -162,7 +162,7 @@ class Consumer:
         )
         if not isinstance(prepared, Prepared):
             return self._settle_unclaimed(message, prepared)
-        hold = self._guards.hold(prepared.rate_limit_key, now)
+        hold = self._guards.hold(prepared.rate_limit_key, now, redelivered=message.receive_count > 1)
         if hold is not None:
             delay = self._clamp(hold.wait_s, message, now)
             return Later(delay, hold.reason, hold.kind, limited_key=hold.limited_key)

@@ -44,10 +44,10 @@ class KeyGuards:
         self._shared_outages = shared_outages
         self._clock = clock
 
-    def hold(self, key: str | None, now: float) -> Hold | None:
+    def hold(self, key: str | None, now: float, *, redelivered: bool = False) -> Hold | None:
         if key is None:
             return None
-        horizon = self._rate_limits.horizon(key, now)
+        horizon = self._rate_limits.horizon(key, now, redelivered=redelivered)
         if horizon is not None:
             return Hold(horizon - now, RATE_LIMITED, keys.RATE_LIMITED, limited_key=key)
         probe_at = self._outages.closed_until(key, now)

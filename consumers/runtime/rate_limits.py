@@ -2,8 +2,11 @@
 token), every other message for that key waits for the same horizon without calling the provider.
 
 With a shared store (shared_horizons.py), each window this container is told of is published for its
-siblings, and while a key is *hot* (this container was limited on it within the last `HOT_S` seconds)
-the shared horizon is read before each call. A key that has not been limited costs no read: a container
+siblings, and the shared horizon is read before a call while a key is *hot* (this container was limited
+on it within the last `HOT_S` seconds), and for a message that was received before (`redelivered`):
+a message comes back after a wait, typically a rate limit or an outage a sibling met on its key, and a
+window a sibling was given may outlast the limit itself, so the provider can answer this container's
+first call into it and teach it nothing. Only a first delivery on a cold key costs no read: a container
 learns of a window it was not told of through its first call into it, which is the one call per
 container per window the provider sees.
 """
@@ -34,15 +37,16 @@ class RateLimitMemory:
         if self._shared is not None:
             self._shared.publish(key, until)
 
-    def horizon(self, key: str | None, now: float) -> float | None:
-        """When `key` may be called again, or None when it is not limited now."""
+    def horizon(self, key: str | None, now: float, *, redelivered: bool = False) -> float | None:
+        """When `key` may be called again, or None when it is not limited now. `redelivered`: the
+        message asking was received before, so a sibling's window is looked up even on a cold key."""
         if key is None:
             return None
         until = self._horizons.get(key)
         if until is not None and until <= now:
             del self._horizons[key]
             until = None
-        if until is None and self._shared is not None and self._is_hot(key, now):
+        if until is None and self._shared is not None and (redelivered or self._is_hot(key, now)):
             shared = self._shared.read(key)
             if shared is not None and shared > now:
                 self._remember(key, shared)

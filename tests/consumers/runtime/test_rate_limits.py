@@ -63,3 +63,15 @@ def test_a_key_cools_down_after_its_last_horizon() -> None:
     reads = store.reads
     assert memory.horizon("k", 161.0) is None  # cold again
     assert store.reads == reads
+
+
+def test_a_redelivered_message_reads_the_shared_horizon_even_on_a_cold_key() -> None:
+    store = DictStore()
+    RateLimitMemory(store).note("k", 140.0)  # a sibling's window
+    memory = RateLimitMemory(store)  # never limited on "k" here: cold
+    assert memory.horizon("k", 110.0) is None  # a first delivery reads nothing
+    assert store.reads == 0
+    assert memory.horizon("k", 110.0, redelivered=True) == 140.0
+    assert store.reads == 1
+    assert memory.horizon("k", 120.0) == 140.0  # remembered for the container's other messages
+    assert memory.horizon("k", 141.0, redelivered=True) is None  # the window is over

@@ -104,3 +104,30 @@ def test_a_container_never_limited_reads_nothing(consumer_env: ConsumerEnv) -> N
     assert response == {"batchItemFailures": []}
     assert len(consumer_env.channel.delivered_calls) == 3
     assert reads == []
+
+
+def test_a_redelivered_message_on_a_cold_container_waits_for_a_siblings_window(
+    consumer_env: ConsumerEnv,
+) -> None:
+    limited, returning, fresh = (make_event(rate_limit_key="slack:T1") for _ in range(3))
+    consumer_env.channel.deliveries[limited.event_id] = [Retry(30, "ratelimited", rate_limit_key="slack:T1")]
+    consumer_env.channel.deliveries[fresh.event_id] = [Delivered()]
+    consumer_env.send(limited)
+    consumer_env.run_batch(consumer_env.handler())  # a sibling is told of a 30 s window
+
+    consumer_env.send(returning)
+    received = consumer_env.receive()  # received once before (an earlier wait, say)
+    consumer_env.make_visible([{"receiptHandle": m["ReceiptHandle"]} for m in received])
+    cold = consumer_env.handler()  # never limited on the workspace
+    response, records = consumer_env.run_batch(cold)
+
+    assert [r["attributes"]["ApproximateReceiveCount"] for r in records] == ["2"]
+    assert len(response["batchItemFailures"]) == 1
+    assert consumer_env.channel.delivered_calls == [limited.event_id]  # no call for the returning one
+    assert consumer_env.sqs.delay_for(records[0]["receiptHandle"]) == 30
+    assert cold.stats.rate_limited == 1
+
+    consumer_env.send(fresh)  # a first delivery on another cold container does not look
+    response, _ = consumer_env.run_batch(consumer_env.handler())
+    assert response == {"batchItemFailures": []}
+    assert consumer_env.channel.delivered_calls == [limited.event_id, fresh.event_id]
