@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,32 +135,35 @@ def _spread(spread: dict[str, float] | None) -> str:
 
 
 def print_summary(result: dict[str, Any], console: Console | None = None) -> None:
-    table = Table(title=f"Median (min-max) over {result['repeat']} runs per case and design")
-    for column in SUMMARY_COLUMNS:
-        table.add_column(column, overflow="fold")
-    for row in summary_rows(result):
-        table.add_row(*row)
-    (console or Console(width=200)).print(table)
+    title = f"Median (min-max) over {result['repeat']} runs per case and design"
+    _print(title, SUMMARY_COLUMNS, summary_rows(result), console)
 
 
 def markdown_summary(result: dict[str, Any]) -> str:
-    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
-    lines += ["| " + " | ".join(row) + " |" for row in summary_rows(result)]
-    return "\n".join(lines)
+    return _markdown(SUMMARY_COLUMNS, summary_rows(result))
 
 
 def print_table(result: dict[str, Any], console: Console | None = None) -> None:
-    table = Table(title="Isolation: fanout against the single-consumer design (S = Slack, G = GitHub)")
-    for column in COLUMNS:
+    title = "Isolation: fanout against the single-consumer design (S = Slack, G = GitHub)"
+    _print(title, COLUMNS, rows(result), console)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    return _markdown(COLUMNS, rows(result))
+
+
+def _print(title: str, columns: Sequence[str], body: list[list[str]], console: Console | None) -> None:
+    table = Table(title=title)
+    for column in columns:
         table.add_column(column, overflow="fold")
-    for row in rows(result):
+    for row in body:
         table.add_row(*row)
     (console or Console(width=200)).print(table)
 
 
-def markdown(result: dict[str, Any]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(result)]
+def _markdown(columns: Sequence[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
     return "\n".join(lines)
 
 
