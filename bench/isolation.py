@@ -4,7 +4,7 @@
         [--step-s 1] [--fault-start-s 2] [--fault-s 4] [--retry-after-s 2] [--slack-rate 2] [--cases ...]
         [--repeat 1] [--json bench/results/isolation.json] [--png docs/isolation-latency.png | --no-png]
 
-One process, one moto server, the same workload and fault schedule through both designs for each case
+One process (moto's server in a second one), the same workload and fault schedule through both designs for each case
 (baseline, Slack 429 with Retry-After, Slack 5xx burst, GitHub secondary rate limit): fanout (router,
 per-channel FIFO queues, consumers: the local runtime as it is) and the model of the earlier design in
 bench/legacy.py (one stream consumer calling every channel inline). The Slack stand-in allows

@@ -7,9 +7,11 @@ import contextlib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 READY_TRIES = 200
 READY_PAUSE_S = 0.05
@@ -22,19 +24,29 @@ def moto_server() -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     binary = Path(sys.executable).with_name("moto_server")
-    process = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(READY_TRIES):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                break
-            time.sleep(READY_PAUSE_S)
-        else:
-            raise RuntimeError(f"moto_server did not start on port {port}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=errors
+        )
+        try:
+            _wait_until_listening(process, port, errors)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_listening(process: subprocess.Popen[bytes], port: int, errors: IO[bytes]) -> None:
+    for _ in range(READY_TRIES):
+        if process.poll() is not None:  # it exited: the port was taken in between, say
+            errors.seek(0)
+            tail = errors.read().decode(errors="replace")[-500:]
+            raise RuntimeError(f"moto_server exited with {process.returncode} before listening: {tail}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
+            return
+        time.sleep(READY_PAUSE_S)
+    raise RuntimeError(f"moto_server did not listen on port {port}")

@@ -97,7 +97,7 @@ SUMMARY_COLUMNS = (
     "drain / busy ideal",
     "drain after release / ideal",
     "GitHub p99 x base",
-    "dup, excess, lost (worst run)",
+    "dup, excess, lost (max over runs)",
     "goals (on medians)",
 )
 
@@ -206,7 +206,9 @@ def draw_png(result: dict[str, Any], path: Path) -> None:
                 ax.legend(fontsize=7)
     for ax in axes[-1]:
         ax.set_xlabel("event written at (s after the run started)", fontsize=8)
-    fig.suptitle("Delivery latency per event (lost events have no point)", fontsize=10)
+    fig.suptitle(
+        "Delivery latency per event, first run of each case (lost events have no point)", fontsize=10
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -49,6 +49,10 @@ def test_tiny_run_writes_the_table_and_fanout_has_no_duplicates(moto_endpoint: s
         else:
             assert run["legacy"]["records"] == 7  # 3 + 3 lifecycle events and one pr_created
             assert run["goals"] is None
+    summary = {(e["case"], e["design"]): e for e in result["summary"]}
+    assert set(summary) == set(runs)
+    assert all(e["runs"] == 1 for e in summary.values())
+    assert summary[("slack-429", "fanout")]["goals"]["dup"] is True
     faulted = runs[("slack-429", "legacy")]
     assert faulted["legacy"]["records_retried"] > 0  # the 429 failed records, so the stream replayed them
     assert faulted["channels"]["slack"]["rate_limited"] > 0  # the stand-in announced Retry-After windows

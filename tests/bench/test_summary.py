@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,10 @@ def _channel(**overrides: Any) -> dict[str, Any]:
     }
     figures.update(overrides)
     return figures
+
+
+def _shown(spread: dict[str, float]) -> dict[str, float]:
+    return {k: spread[k] for k in ("median", "min", "max")}
 
 
 @pytest.fixture
@@ -87,9 +92,9 @@ def test_summary_gives_medians_with_their_range_and_judges_the_medians(run: Call
     entry = {(e["case"], e["design"]): e for e in summarize(runs, p99_goal=1.1, drain_goal=1.2)}
     faulted = entry[("slack-5xx", "fanout")]
     assert faulted["runs"] == 3
-    assert faulted["drain_s"] == {"median": 4.4, "min": 4.0, "max": 8.0}
-    assert faulted["drain_ratio"] == {"median": 1.1, "min": 1.0, "max": 2.0}
-    assert faulted["drain_busy_ratio"] == {"median": 0.88, "min": 0.8, "max": 1.6}
+    assert _shown(faulted["drain_s"]) == {"median": 4.4, "min": 4.0, "max": 8.0}
+    assert _shown(faulted["drain_ratio"]) == {"median": 1.1, "min": 1.0, "max": 2.0}
+    assert _shown(faulted["drain_busy_ratio"]) == {"median": 0.88, "min": 0.8, "max": 1.6}
     assert faulted["goals"] == {
         "dup": True,
         "retry_after": True,
@@ -119,7 +124,7 @@ def test_the_earlier_design_is_summarised_but_not_judged(run: Callable[..., Run]
     judge(runs)
     (entry,) = summarize(runs, p99_goal=1.1, drain_goal=1.2)
     assert entry["goals"] is None
-    assert entry["drain_s"] == {"median": 9.5, "min": 9.0, "max": 10.0}
+    assert _shown(entry["drain_s"]) == {"median": 9.5, "min": 9.0, "max": 10.0}
     assert entry["duplicates_max"] == 1
 
 
@@ -129,5 +134,35 @@ def test_summary_table_shows_median_and_range(run: Callable[..., Run]) -> None:
     result = {"repeat": 3, "summary": summarize(runs, p99_goal=1.1, drain_goal=1.2)}
     (row,) = summary_rows(result)
     assert row[:5] == ["slack-5xx", "fanout", "3", "5.00 (4.00-6.00)", "1.25 (1.00-1.50)"]
-    assert row[-1] == "dup=PASS retry_after=PASS drain=FAIL drain_busy=FAIL"
+    assert row[-1] == "dup=PASS retry_after=PASS gh_p99=FAIL drain=FAIL drain_busy=FAIL"  # no baseline
     assert markdown_summary(result).splitlines()[2].startswith("| slack-5xx | fanout | 3 |")
+
+
+def test_the_goal_compares_the_exact_median_not_the_rounded_one(run: Callable[..., Run]) -> None:
+    runs = [run("slack-5xx", repeat=k, drain_s=4.816, ideal_s=4.0) for k in range(3)]  # 1.204x
+    judge(runs)
+    (entry,) = summarize(runs, p99_goal=1.1, drain_goal=1.2)
+    assert entry["drain_ratio"]["median"] == 1.2  # shown rounded
+    assert entry["goals"]["drain"] is False
+    assert [r["goals"]["drain"] for r in runs] == [False, False, False]
+
+
+def test_a_run_without_the_figure_fails_the_goal_as_it_fails_alone(run: Callable[..., Run]) -> None:
+    runs = [run("baseline", repeat=0), run("slack-429", repeat=0)]
+    runs += [run("slack-429", repeat=k) for k in (1, 2)]  # no baseline for these two: no p99 ratio
+    runs += [run("github-secondary", repeat=k, drain_s=1.0, ideal_s=0.0) for k in range(3)]  # no ideal
+    judge(runs)
+    entry = {e["case"]: e for e in summarize(runs, p99_goal=1.1, drain_goal=1.2)}
+    assert entry["slack-429"]["github_p99_ratio"]["missing"] == 2
+    assert entry["slack-429"]["goals"]["gh_p99"] is False
+    assert entry["github-secondary"]["drain_ratio"]["median"] == math.inf
+    assert entry["github-secondary"]["goals"]["drain"] is False
+    assert all(r["goals"]["drain"] is False for r in runs if r["case"] == "github-secondary")
+
+
+def test_nothing_to_drain_meets_the_drain_goal(run: Callable[..., Run]) -> None:
+    runs = [run("slack-5xx", repeat=k, drain_s=0.0, ideal_s=0.0) for k in range(2)]
+    judge(runs)
+    (entry,) = summarize(runs, p99_goal=1.1, drain_goal=1.2)
+    assert entry["drain_ratio"]["median"] == 0.0
+    assert entry["goals"]["drain"] is True

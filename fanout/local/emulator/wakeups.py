@@ -3,7 +3,7 @@
 Lambda's pollers long-poll a queue, so a message is received about as soon as its visibility timeout
 ends. moto's long poll spins while invisible messages wait, so the emulated event source short-polls
 with an idle backoff instead, which would add up to one backoff step to every visibility wait: a
-message sent back for 1 s would come back after 1.4 s. The consumers' own SQS clients tell this board
+message sent back for 1 s would come back up to 1.4 s later. The consumers' own SQS clients tell this board
 each visibility timeout they set (a botocore hook, nothing in the consumer code), and an idle poller
 wakes at the next one.
 """
@@ -37,9 +37,10 @@ class VisibilityWakeups:
             sqs_client.meta.events.register(event, self._heard)
 
     def note(self, seconds: float) -> None:
-        at = self._clock() + seconds + LATENCY_S
+        now = self._clock()
         with self._lock:
-            bisect.insort(self._times, at)
+            del self._times[: bisect.bisect_right(self._times, now)]  # kept short on a busy queue too
+            bisect.insort(self._times, now + seconds + LATENCY_S)
 
     def next_after(self, now: float) -> float | None:
         """The earliest moment after `now` at which a message becomes visible again, if one is known."""
@@ -53,9 +54,11 @@ class VisibilityWakeups:
         due = self.next_after(now)
         return due - now if due is not None and due - now < wait_s else None
 
-    def _heard(self, params: dict[str, Any], **_: Any) -> None:
-        entries = params.get("Entries") or [params]
-        for entry in entries:
-            seconds = entry.get("VisibilityTimeout")
+    def _heard(self, params: Any, **_: Any) -> None:
+        """Returns None, so botocore sends the parameters unchanged. A malformed request is left to
+        botocore's own validation: a hint for the poller is never worth an error in the consumer."""
+        entries = params.get("Entries") if isinstance(params, dict) else None
+        for entry in entries if isinstance(entries, list) else [params]:
+            seconds = entry.get("VisibilityTimeout") if isinstance(entry, dict) else None
             if isinstance(seconds, int) and seconds > 0:
                 self.note(seconds)

@@ -80,3 +80,11 @@ def test_an_idle_poller_wakes_when_a_message_comes_back_not_after_its_backoff(
     board.note(5)  # comes back later than the step: the step wins
     idle = poller._idle_wait(stop, 1)
     assert (idle, stop.waits[-1]) == (2, IDLE_POLL_S[1])
+
+
+def test_a_malformed_request_is_left_to_botocore_and_schedules_nothing() -> None:
+    board = VisibilityWakeups(FakeClock(1000.0))
+    board._heard(params={"Entries": ["not an entry", {"VisibilityTimeout": "3"}, {"Id": "x"}]})
+    board._heard(params={"VisibilityTimeout": 2.5})
+    board._heard(params=None)
+    assert board.next_after(1000.0) is None
