@@ -16,6 +16,9 @@ from __future__ import annotations
 from typing import Protocol
 
 HOT_S = 120.0
+# A cold key's shared window, read for a redelivered message and found empty, is not read again this
+# soon: a batch of messages coming back together for one workspace costs one read, not one each.
+RECHECK_S = 1.0
 
 
 class HorizonStore(Protocol):
@@ -28,6 +31,7 @@ class RateLimitMemory:
     def __init__(self, shared: HorizonStore | None = None, *, hot_s: float = HOT_S) -> None:
         self._horizons: dict[str, float] = {}
         self._hot_until: dict[str, float] = {}
+        self._found_clear_at: dict[str, float] = {}
         self._shared = shared
         self._hot_s = hot_s
 
@@ -46,12 +50,25 @@ class RateLimitMemory:
         if until is not None and until <= now:
             del self._horizons[key]
             until = None
-        if until is None and self._shared is not None and (redelivered or self._is_hot(key, now)):
+        if until is None and self._shared is not None and self._should_read(key, now, redelivered):
             shared = self._shared.read(key)
             if shared is not None and shared > now:
                 self._remember(key, shared)
                 until = shared
+            else:
+                self._found_clear_at[key] = now
         return until
+
+    def _should_read(self, key: str, now: float, redelivered: bool) -> bool:
+        if self._is_hot(key, now):
+            return True  # a hot key is read before every call: a sibling's new window must be seen
+        if not redelivered:
+            return False
+        checked = self._found_clear_at.get(key)
+        if checked is not None and now - checked < RECHECK_S:
+            return False
+        self._found_clear_at.pop(key, None)
+        return True
 
     def _remember(self, key: str, until: float) -> None:
         self._horizons[key] = max(until, self._horizons.get(key, until))

@@ -75,3 +75,14 @@ def test_a_redelivered_message_reads_the_shared_horizon_even_on_a_cold_key() -> 
     assert store.reads == 1
     assert memory.horizon("k", 120.0) == 140.0  # remembered for the container's other messages
     assert memory.horizon("k", 141.0, redelivered=True) is None  # the window is over
+
+
+def test_a_cold_key_found_clear_is_not_read_again_for_a_second() -> None:
+    store = DictStore()
+    memory = RateLimitMemory(store)
+    assert memory.horizon("k", 100.0, redelivered=True) is None
+    assert memory.horizon("k", 100.5, redelivered=True) is None  # the batch's next returning message
+    assert store.reads == 1
+    RateLimitMemory(store).note("k", 140.0)  # a sibling is limited meanwhile
+    assert memory.horizon("k", 101.0, redelivered=True) == 140.0  # a second later: read again
+    assert store.reads == 2
