@@ -4,10 +4,10 @@
         [--step-s 1] [--fault-start-s 2] [--fault-s 4] [--retry-after-s 2] [--slack-rate 2] [--cases ...]
         [--repeat 1] [--json bench/results/isolation.json] [--png docs/isolation-latency.png | --no-png]
 
-One process (moto's server in a second one), the same workload and fault schedule through both designs for each case
-(baseline, Slack 429 with Retry-After, Slack 5xx burst, GitHub secondary rate limit): fanout (router,
-per-channel FIFO queues, consumers: the local runtime as it is) and the model of the earlier design in
-bench/legacy.py (one stream consumer calling every channel inline). The Slack stand-in allows
+One process (moto's server in a second one), the same workload and fault schedule through both designs
+for each case (baseline, Slack 429 with Retry-After, Slack 5xx burst, GitHub secondary rate limit):
+fanout (router, per-channel FIFO queues, consumers: the local runtime as it is) and the model of the
+earlier design in bench/legacy.py (one stream consumer calling every channel inline). The Slack stand-in allows
 --slack-rate posts per second per workspace (429 + Retry-After beyond it), the channel rate the drain
 goal is measured against. Figures are in bench/measure.py; goals are checked for fanout only: GitHub p99
 against the same design's baseline, drain against the faulted channel's backlog / configured rate.
@@ -42,7 +42,7 @@ from bench.legacy import RETRY_ATTEMPTS, LegacyStats, legacy_stream_handler  # n
 from bench.moto_process import moto_server  # noqa: E402
 from bench.recording import DeliveryLog, recording  # noqa: E402
 from bench.report import draw_png, print_summary, print_table  # noqa: E402
-from bench.summary import summarize  # noqa: E402
+from bench.summary import against, summarize  # noqa: E402
 from bench.workload import FaultCase, Workload, WorkloadParams, build_workload, fault_cases  # noqa: E402
 from consumers.github.pacer import WRITE_INTERVAL_S  # noqa: E402
 from fanout import registry  # noqa: E402
@@ -191,9 +191,10 @@ def judge(runs: list[dict[str, Any]]) -> None:
             if slack_fault
             else None
         )
-        for goal, against in (("drain", ideal), ("drain_busy", drained["drain_ideal_busy_s"])):
+        for goal, versus in (("drain", ideal), ("drain_busy", drained["drain_ideal_busy_s"])):
+            ratio = against(run["drain_s"], versus)
             goals[goal] = (
-                run["drain_s"] <= DRAIN_GOAL * (against or 0.0) if run["fault_channel"] is not None else None
+                ratio is not None and ratio <= DRAIN_GOAL if run["fault_channel"] is not None else None
             )
         run["goals"] = goals
 

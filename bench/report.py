@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.summary import FIGURES
+
 COLUMNS = (
     "case",
     "design",
@@ -110,16 +112,7 @@ def summary_rows(result: dict[str, Any]) -> list[list[str]]:
                 entry["case"],
                 entry["design"],
                 str(entry["runs"]),
-                *(
-                    _spread(entry[name])
-                    for name in (
-                        "drain_s",
-                        "drain_ratio",
-                        "drain_busy_ratio",
-                        "drain_after_release_ratio",
-                        "github_p99_ratio",
-                    )
-                ),
+                *(_spread(entry[name]) for name, _ in FIGURES),
                 f"{entry['duplicates_max']}, {entry['excess_max']}, {entry['lost_max']}",
                 _goals(entry.get("goals")),
             ]

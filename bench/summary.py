@@ -20,9 +20,9 @@ Run = dict[str, Any]
 # (figure, how to read it from a run): the ratios the goals are about, and the drain they come from.
 FIGURES: tuple[tuple[str, Callable[[Run], float | None]], ...] = (
     ("drain_s", lambda r: r["drain_s"]),
-    ("drain_ratio", lambda r: _ratio(r["drain_s"], r["drain_ideal_s"])),
-    ("drain_busy_ratio", lambda r: _ratio(r["drain_s"], r["drain_ideal_busy_s"])),
-    ("drain_after_release_ratio", lambda r: _ratio(r["drain_after_release_s"], r["drain_ideal_s"])),
+    ("drain_ratio", lambda r: against(r["drain_s"], r["drain_ideal_s"])),
+    ("drain_busy_ratio", lambda r: against(r["drain_s"], r["drain_ideal_busy_s"])),
+    ("drain_after_release_ratio", lambda r: against(r["drain_after_release_s"], r["drain_ideal_s"])),
     ("github_p99_ratio", lambda r: r["github_p99_ratio"]),
 )
 
@@ -82,14 +82,14 @@ def _spread(readings: list[float | None]) -> dict[str, float] | None:
     }
 
 
-def _ratio(value: float | None, against: float | None) -> float | None:
-    """value / against; with nothing to compare against (no ideal: no backlog, or no configured rate)
-    only a drain of 0 meets the goal, as in one run's verdict."""
+def against(value: float | None, ideal: float | None) -> float | None:
+    """value / ideal; with no ideal to compare against (no backlog, or no configured rate) only a drain
+    of 0 meets a goal on the ratio. One run's verdict (isolation.judge) uses the same rule."""
     if value is None:
         return None
-    if not against:
+    if not ideal:
         return 0.0 if value == 0 else math.inf
-    return value / against
+    return value / ideal
 
 
 def _channel_sum(run: Run, key: str) -> int:
