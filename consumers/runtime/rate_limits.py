@@ -65,10 +65,7 @@ class RateLimitMemory:
         if not redelivered:
             return False
         checked = self._found_clear_at.get(key)
-        if checked is not None and now - checked < RECHECK_S:
-            return False
-        self._found_clear_at.pop(key, None)
-        return True
+        return checked is None or now - checked >= RECHECK_S
 
     def _remember(self, key: str, until: float) -> None:
         self._horizons[key] = max(until, self._horizons.get(key, until))

@@ -3,9 +3,9 @@
 Lambda's pollers long-poll a queue, so a message is received about as soon as its visibility timeout
 ends. moto's long poll spins while invisible messages wait, so the emulated event source short-polls
 with an idle backoff instead, which would add up to one backoff step to every visibility wait: a
-message sent back for 1 s would come back up to 1.4 s later. The consumers' own SQS clients tell this board
-each visibility timeout they set (a botocore hook, nothing in the consumer code), and an idle poller
-wakes at the next one.
+message sent back for 1 s would come back up to 1.4 s later. The consumers' own SQS clients tell this
+board each visibility timeout they set (a botocore hook, nothing in the consumer code), and an idle
+poller wakes at the next one.
 """
 
 from __future__ import annotations
