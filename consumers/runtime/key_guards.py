@@ -66,6 +66,7 @@ class KeyGuards:
             return outcome
         now = self._clock()
         if isinstance(outcome, Retry) and outcome.server_fault:
+            self._rate_limits.watch(key, now)  # the backlog it leaves drains into siblings' windows
             continues = self._outages.others_failing(key, event_id, now)
             next_probe = self._outages.failed(key, now, event_id=event_id, not_before=outcome.after_seconds)
             shared = self._shared_outages.failed(key, now, event_id=event_id, probe_at=next_probe)

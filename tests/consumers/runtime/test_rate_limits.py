@@ -77,12 +77,29 @@ def test_a_redelivered_message_reads_the_shared_horizon_even_on_a_cold_key() -> 
     assert memory.horizon("k", 141.0, redelivered=True) is None  # the window is over
 
 
-def test_a_cold_key_found_clear_is_not_read_again_for_a_second() -> None:
+def test_after_a_redelivered_message_every_call_on_the_key_reads_the_shared_horizon() -> None:
     store = DictStore()
-    memory = RateLimitMemory(store)
-    assert memory.horizon("k", 100.0, redelivered=True) is None
-    assert memory.horizon("k", 100.5, redelivered=True) is None  # the batch's next returning message
-    assert store.reads == 1
-    RateLimitMemory(store).note("k", 140.0)  # a sibling is limited meanwhile
-    assert memory.horizon("k", 101.0, redelivered=True) == 140.0  # a second later: read again
+    memory = RateLimitMemory(store, hot_s=60)
+    assert memory.horizon("k", 100.0, redelivered=True) is None  # found clear
+    assert memory.horizon("k", 100.1, redelivered=True) is None  # the batch's next returning message
+    assert store.reads == 2  # read again: a window may have been announced in between
+    RateLimitMemory(store).note("k", 101.5)  # a sibling is limited a moment later
+    # A fresh message of this container's next delivery: the window the provider may not enforce on
+    # this container's first call is still seen, so no second call lands in it.
+    assert memory.horizon("k", 100.3) == 101.5
+    assert store.reads == 3
+    assert memory.horizon("k", 170.0) is None  # 60 s after the last sign of trouble: cold, no read
+    assert store.reads == 3
+
+
+def test_a_watched_key_reads_the_shared_horizon_before_each_call_until_it_cools() -> None:
+    store = DictStore()
+    memory = RateLimitMemory(store, hot_s=60)
+    memory.watch("k", 100.0)  # the provider failed a call on "k" here
+    assert memory.horizon("k", 101.0) is None
+    RateLimitMemory(store).note("k", 130.0)
+    assert memory.horizon("k", 102.0) == 130.0
+    assert memory.horizon("other", 102.0) is None  # other keys stay cold
+    assert store.reads == 2
+    assert memory.horizon("k", 191.0) is None  # 60 s past the sibling's window: cold again
     assert store.reads == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -131,3 +132,31 @@ def test_a_redelivered_message_on_a_cold_container_waits_for_a_siblings_window(
     response, _ = consumer_env.run_batch(consumer_env.handler())
     assert response == {"batchItemFailures": []}
     assert consumer_env.channel.delivered_calls == [limited.event_id, fresh.event_id]
+
+
+def test_after_a_server_fault_a_fresh_message_reads_a_siblings_window(consumer_env: ConsumerEnv) -> None:
+    key = f"slack:T{uuid.uuid4().hex[:8]}"  # the shared outage item lives in the ledger table too
+    failing, limited, fresh, calm = (make_event(rate_limit_key=key) for _ in range(4))
+    consumer_env.channel.deliveries[failing.event_id] = [Retry(None, "http_503", server_fault=True)]
+    consumer_env.channel.deliveries[limited.event_id] = [Retry(30, "ratelimited", rate_limit_key=key)]
+    consumer_env.channel.deliveries[calm.event_id] = [Delivered()]
+    troubled = consumer_env.handler()
+    consumer_env.send(failing)
+    consumer_env.run_batch(troubled)  # the provider fails a call on the workspace here
+    consumer_env.clock.advance(2)  # past the circuit's probe: it would let the next call through
+    consumer_env.send(limited)
+    consumer_env.run_batch(consumer_env.handler())  # a sibling is told of a 30 s window
+
+    consumer_env.send(fresh)
+    response, records = consumer_env.run_batch(troubled)
+
+    assert [r["attributes"]["ApproximateReceiveCount"] for r in records] == ["1"]
+    assert len(response["batchItemFailures"]) == 1
+    assert consumer_env.channel.delivered_calls == [failing.event_id, limited.event_id]
+    assert consumer_env.sqs.delay_for(records[0]["receiptHandle"]) == 30
+    assert troubled.stats.rate_limited == 1
+
+    consumer_env.send(calm)  # a container that saw no trouble on the workspace does not look
+    response, _ = consumer_env.run_batch(consumer_env.handler())
+    assert response == {"batchItemFailures": []}
+    assert consumer_env.channel.delivered_calls[-1] == calm.event_id
