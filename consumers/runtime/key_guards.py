@@ -1,7 +1,8 @@
 """What stands between a message and a provider call on its rate-limit key (a Slack workspace, a
-GitHub token), in the order the consumer asks: the key's rate-limit horizon (rate_limits.py), then its
-outage circuit (outages.py, shared_outages.py). After the call, the answer updates the circuit and
-decides what a failure during an outage costs.
+GitHub token), in the order the consumer asks: the rate-limit horizon this container remembers
+(rate_limits.py), the key's outage circuit (outages.py, shared_outages.py), then a sibling's window
+from the shared store, read only when the call would otherwise go out. After the call, the answer
+updates the circuit and decides what a failure during an outage costs.
 """
 
 from __future__ import annotations
@@ -47,12 +48,15 @@ class KeyGuards:
     def hold(self, key: str | None, now: float, *, redelivered: bool = False) -> Hold | None:
         if key is None:
             return None
-        horizon = self._rate_limits.horizon(key, now, redelivered=redelivered)
+        horizon = self._rate_limits.known_horizon(key, now)
         if horizon is not None:
             return Hold(horizon - now, RATE_LIMITED, keys.RATE_LIMITED, limited_key=key)
         probe_at = self._outages.closed_until(key, now)
         if probe_at is not None:
             return Hold(probe_at - now, PROVIDER_DOWN, keys.DEFERRED)
+        horizon = self._rate_limits.shared_horizon(key, now, redelivered=redelivered)
+        if horizon is not None:
+            return Hold(horizon - now, RATE_LIMITED, keys.RATE_LIMITED, limited_key=key)
         return None
 
     def settle(self, key: str | None, event_id: str, outcome: Outcome) -> Outcome:

@@ -2,14 +2,15 @@
 token), every other message for that key waits for the same horizon without calling the provider.
 
 With a shared store (shared_horizons.py), each window this container is told of is published for its
-siblings, and the shared horizon is read before every call while a key is *hot* here. A key turns hot
-for `HOT_S` seconds on any sign of trouble on it: this container was limited on it, the provider failed
-a call on it (`watch`), or a message for it was received before (`redelivered`): a message comes back
-after a wait, typically a rate limit or an outage a sibling met on its key, and a window a sibling was
-given may outlast the limit, so the provider can answer this container's first call into it and teach
-it nothing. Every call after that, fresh message or not, reads the window, so no second call lands in
-it. Only a key with no trouble seen costs no read: a container learns of a window it was not told of
-through its first call into it, which is the one call per container per window the provider sees.
+siblings, and while a key is *hot* here the shared window is read before each message's calls on it.
+A key turns hot on any sign of trouble on it, for `HOT_S` seconds after the trouble (after the window
+ends, for a rate limit): this container was limited on it, the provider failed a call on it on its
+side (`watch`), or a message for it was received before (`redelivered`: it came back from a wait of
+any kind, most often a rate limit or an outage a sibling met on the key). A window a sibling was given
+may outlast the limit, so the provider can answer this container's first call into it and teach it
+nothing; reading it before the next message keeps that message's calls out. Only a key with no trouble
+seen costs no read: a container learns of a window it was not told of through its first call into it,
+which is the one call per container per window the provider sees.
 """
 
 from __future__ import annotations
@@ -39,27 +40,41 @@ class RateLimitMemory:
             self._shared.publish(key, until)
 
     def watch(self, key: str, now: float) -> None:
-        """Trouble on `key` that is not a window of ours (a failed call, a message coming back): read
-        the siblings' windows before each call on it for the next `hot_s` seconds."""
+        """Trouble on `key` that is not a window of ours (a server-side failure, a message coming back):
+        read the siblings' windows before each message's calls on it for the next `hot_s` seconds."""
         self._heat(key, now + self._hot_s)
 
     def horizon(self, key: str | None, now: float, *, redelivered: bool = False) -> float | None:
-        """When `key` may be called again, or None when it is not limited now. `redelivered`: the
-        message asking was received before, which turns the key hot (`watch`)."""
+        """When `key` may be called again, or None when it is not limited now: this container's own
+        memory first, then the shared window while the key is hot. `redelivered`: the message asking
+        was received before, which turns the key hot (`watch`)."""
+        local = self.known_horizon(key, now)
+        if local is not None or key is None:
+            return local
+        return self.shared_horizon(key, now, redelivered=redelivered)
+
+    def known_horizon(self, key: str | None, now: float) -> float | None:
+        """The horizon this container remembers for `key`, without asking the shared store."""
         if key is None:
             return None
-        if redelivered:
-            self.watch(key, now)
         until = self._horizons.get(key)
         if until is not None and until <= now:
             del self._horizons[key]
-            until = None
-        if until is None and self._shared is not None and self._is_hot(key, now):
-            shared = self._shared.read(key)
-            if shared is not None and shared > now:
-                self._remember(key, shared)
-                until = shared
+            return None
         return until
+
+    def shared_horizon(self, key: str, now: float, *, redelivered: bool = False) -> float | None:
+        """A sibling's window on `key`, read from the shared store while the key is hot here (the read
+        is left to the moment a call would go out: a message held back anyway costs none)."""
+        if redelivered:
+            self.watch(key, now)
+        if self._shared is None or not self._is_hot(key, now):
+            return None
+        shared = self._shared.read(key)
+        if shared is None or shared <= now:
+            return None
+        self._remember(key, shared)
+        return shared
 
     def _remember(self, key: str, until: float) -> None:
         self._horizons[key] = max(until, self._horizons.get(key, until))

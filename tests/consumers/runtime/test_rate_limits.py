@@ -88,7 +88,7 @@ def test_after_a_redelivered_message_every_call_on_the_key_reads_the_shared_hori
     # this container's first call is still seen, so no second call lands in it.
     assert memory.horizon("k", 100.3) == 101.5
     assert store.reads == 3
-    assert memory.horizon("k", 170.0) is None  # 60 s after the last sign of trouble: cold, no read
+    assert memory.horizon("k", 162.0) is None  # 60 s after the sibling's window ended: cold, no read
     assert store.reads == 3
 
 
@@ -103,3 +103,25 @@ def test_a_watched_key_reads_the_shared_horizon_before_each_call_until_it_cools(
     assert store.reads == 2
     assert memory.horizon("k", 191.0) is None  # 60 s past the sibling's window: cold again
     assert store.reads == 2
+
+
+def test_a_watched_key_with_no_window_cools_down_after_hot_s() -> None:
+    store = DictStore()
+    memory = RateLimitMemory(store, hot_s=60)
+    memory.watch("k", 100.0)
+    assert memory.horizon("k", 159.0) is None
+    assert store.reads == 1
+    assert memory.horizon("k", 161.0) is None  # 60 s after the trouble: cold, no read
+    assert store.reads == 1
+
+
+def test_the_memory_alone_is_asked_without_reading_the_shared_store() -> None:
+    store = DictStore()
+    memory = RateLimitMemory(store, hot_s=60)
+    memory.watch("k", 100.0)
+    RateLimitMemory(store).note("k", 130.0)
+    assert memory.known_horizon("k", 101.0) is None  # a sibling's window is not in this memory
+    assert store.reads == 0
+    assert memory.shared_horizon("k", 101.0) == 130.0
+    assert memory.known_horizon("k", 102.0) == 130.0  # remembered once read
+    assert store.reads == 1

@@ -160,3 +160,28 @@ def test_after_a_server_fault_a_fresh_message_reads_a_siblings_window(consumer_e
     response, _ = consumer_env.run_batch(consumer_env.handler())
     assert response == {"batchItemFailures": []}
     assert consumer_env.channel.delivered_calls[-1] == calm.event_id
+
+
+def test_a_message_the_outage_circuit_holds_back_reads_no_shared_window(consumer_env: ConsumerEnv) -> None:
+    key = f"slack:T{uuid.uuid4().hex[:8]}"
+    failing, held = make_event(rate_limit_key=key), make_event(rate_limit_key=key)
+    consumer_env.channel.deliveries[failing.event_id] = [Retry(None, "http_503", server_fault=True)]
+    reads: list[dict[str, Any]] = []
+    real_get = consumer_env.dynamodb.get_item
+
+    def counting_get(**kwargs: Any) -> Any:
+        if kwargs["Key"]["pk"]["S"].startswith("ratelimit#"):
+            reads.append(kwargs)
+        return real_get(**kwargs)
+
+    consumer_env.dynamodb.get_item = counting_get  # type: ignore[method-assign]
+    troubled = consumer_env.handler()
+    consumer_env.send(failing)
+    consumer_env.run_batch(troubled)  # the key is hot here now, and its circuit is open
+    consumer_env.send(held)
+    response, records = consumer_env.run_batch(troubled)
+
+    assert len(response["batchItemFailures"]) == len(records) == 1
+    assert consumer_env.channel.delivered_calls == [failing.event_id]
+    assert troubled.stats.deferred == 1  # held for the probe, before any read
+    assert reads == []
