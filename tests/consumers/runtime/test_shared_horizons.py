@@ -30,6 +30,21 @@ def make_store(consumer_env: ConsumerEnv) -> Any:
     return make
 
 
+@pytest.fixture
+def window_reads(consumer_env: ConsumerEnv) -> list[dict[str, Any]]:
+    """The shared-window reads (GetItem on a `ratelimit#` item) the env's containers make from now on."""
+    reads: list[dict[str, Any]] = []
+    real_get = consumer_env.dynamodb.get_item
+
+    def counting_get(**kwargs: Any) -> Any:
+        if kwargs["Key"]["pk"]["S"].startswith("ratelimit#"):
+            reads.append(kwargs)
+        return real_get(**kwargs)
+
+    consumer_env.dynamodb.get_item = counting_get  # type: ignore[method-assign]
+    return reads
+
+
 def test_a_published_horizon_is_read_back_and_a_later_one_wins(make_store: Any) -> None:
     store = make_store()
     assert store.read("slack:T1") is None
@@ -88,23 +103,16 @@ def test_a_container_limited_before_reads_a_siblings_longer_window_and_does_not_
     assert second.stats.rate_limited == 1
 
 
-def test_a_container_never_limited_reads_nothing(consumer_env: ConsumerEnv) -> None:
+def test_a_container_never_limited_reads_nothing(
+    consumer_env: ConsumerEnv, window_reads: list[dict[str, Any]]
+) -> None:
     consumer_env.channel.deliveries["x"] = [Delivered()]
-    reads: list[dict[str, Any]] = []
-    real_get = consumer_env.dynamodb.get_item
-
-    def counting_get(**kwargs: Any) -> Any:
-        if kwargs["Key"]["pk"]["S"].startswith("ratelimit#"):
-            reads.append(kwargs)
-        return real_get(**kwargs)
-
-    consumer_env.dynamodb.get_item = counting_get  # type: ignore[method-assign]
     for _ in range(3):
         consumer_env.send(make_event(rate_limit_key="slack:T1"))
     response, _ = consumer_env.run_batch(consumer_env.handler())
     assert response == {"batchItemFailures": []}
     assert len(consumer_env.channel.delivered_calls) == 3
-    assert reads == []
+    assert window_reads == []
 
 
 def test_a_redelivered_message_on_a_cold_container_waits_for_a_siblings_window(
@@ -162,19 +170,12 @@ def test_after_a_server_fault_a_fresh_message_reads_a_siblings_window(consumer_e
     assert consumer_env.channel.delivered_calls[-1] == calm.event_id
 
 
-def test_a_message_the_outage_circuit_holds_back_reads_no_shared_window(consumer_env: ConsumerEnv) -> None:
+def test_a_message_the_outage_circuit_holds_back_reads_no_shared_window(
+    consumer_env: ConsumerEnv, window_reads: list[dict[str, Any]]
+) -> None:
     key = f"slack:T{uuid.uuid4().hex[:8]}"
     failing, held = make_event(rate_limit_key=key), make_event(rate_limit_key=key)
     consumer_env.channel.deliveries[failing.event_id] = [Retry(None, "http_503", server_fault=True)]
-    reads: list[dict[str, Any]] = []
-    real_get = consumer_env.dynamodb.get_item
-
-    def counting_get(**kwargs: Any) -> Any:
-        if kwargs["Key"]["pk"]["S"].startswith("ratelimit#"):
-            reads.append(kwargs)
-        return real_get(**kwargs)
-
-    consumer_env.dynamodb.get_item = counting_get  # type: ignore[method-assign]
     troubled = consumer_env.handler()
     consumer_env.send(failing)
     consumer_env.run_batch(troubled)  # the key is hot here now, and its circuit is open
@@ -184,4 +185,4 @@ def test_a_message_the_outage_circuit_holds_back_reads_no_shared_window(consumer
     assert len(response["batchItemFailures"]) == len(records) == 1
     assert consumer_env.channel.delivered_calls == [failing.event_id]
     assert troubled.stats.deferred == 1  # held for the probe, before any read
-    assert reads == []
+    assert window_reads == []
