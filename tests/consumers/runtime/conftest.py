@@ -8,6 +8,7 @@ import io
 import itertools
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -366,3 +367,10 @@ def make_consumer_env(aws_client: Callable[[str], Any], unique_name: Callable[[s
 @pytest.fixture
 def consumer_env(make_consumer_env: MakeConsumerEnv) -> ConsumerEnv:
     return make_consumer_env()
+
+
+@pytest.fixture
+def key() -> str:
+    """A workspace of this test alone: the shared outage and rate-limit items live in the ledger table,
+    which other tests' containers may share."""
+    return f"slack:T{uuid.uuid4().hex[:8]}"

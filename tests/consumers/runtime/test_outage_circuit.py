@@ -3,7 +3,6 @@ the key's other messages back without calling, probes cost no attempt, and an an
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -11,12 +10,6 @@ import pytest
 from consumers.runtime.outcomes import Delivered, Retry, Terminal
 
 from .conftest import ConsumerEnv, make_event
-
-
-@pytest.fixture
-def key() -> str:
-    """A workspace of this test alone: the shared outage items live in the ledger table."""
-    return f"slack:T{uuid.uuid4().hex[:8]}"
 
 
 def down() -> Retry:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -142,8 +141,9 @@ def test_a_redelivered_message_on_a_cold_container_waits_for_a_siblings_window(
     assert consumer_env.channel.delivered_calls == [limited.event_id, fresh.event_id]
 
 
-def test_after_a_server_fault_a_fresh_message_reads_a_siblings_window(consumer_env: ConsumerEnv) -> None:
-    key = f"slack:T{uuid.uuid4().hex[:8]}"  # the shared outage item lives in the ledger table too
+def test_after_a_server_fault_a_fresh_message_reads_a_siblings_window(
+    consumer_env: ConsumerEnv, key: str
+) -> None:
     failing, limited, fresh, calm = (make_event(rate_limit_key=key) for _ in range(4))
     consumer_env.channel.deliveries[failing.event_id] = [Retry(None, "http_503", server_fault=True)]
     consumer_env.channel.deliveries[limited.event_id] = [Retry(30, "ratelimited", rate_limit_key=key)]
@@ -171,9 +171,8 @@ def test_after_a_server_fault_a_fresh_message_reads_a_siblings_window(consumer_e
 
 
 def test_a_message_the_outage_circuit_holds_back_reads_no_shared_window(
-    consumer_env: ConsumerEnv, window_reads: list[dict[str, Any]]
+    consumer_env: ConsumerEnv, window_reads: list[dict[str, Any]], key: str
 ) -> None:
-    key = f"slack:T{uuid.uuid4().hex[:8]}"
     failing, held = make_event(rate_limit_key=key), make_event(rate_limit_key=key)
     consumer_env.channel.deliveries[failing.event_id] = [Retry(None, "http_503", server_fault=True)]
     troubled = consumer_env.handler()

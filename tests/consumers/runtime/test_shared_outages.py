@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -16,11 +15,6 @@ from .conftest import CHANNEL, ConsumerEnv, make_event
 
 def down() -> Retry:
     return Retry(None, "http_503", uncertain=True, server_fault=True)
-
-
-@pytest.fixture
-def key() -> str:
-    return f"slack:T{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
