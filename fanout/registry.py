@@ -6,6 +6,7 @@ The router, the consumers, the CDK stack and the local runtime all read it. Addi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -19,6 +20,23 @@ MAX_MAX_CONCURRENCY = 1000  # and its ceiling
 SQS_MAX_RECEIVE_COUNT = 1000
 VISIBILITY_TIMEOUT_FACTOR = 6  # AWS's guidance: queue visibility at least 6x the function timeout
 SQS_MAX_VISIBILITY_S = 12 * 3600
+# SQS's largest message (body plus attributes): 1 MiB since August 2025 (256 KiB before). Set explicitly on
+# every queue, so a DLQ can always take the body its source queue took plus the consumer's attributes.
+SQS_MAX_MESSAGE_BYTES = 1024 * 1024
+SQS_MAX_RETENTION_S = 14 * 24 * 3600
+
+# The per-record time margin of the consumer: a record is not started with less than one provider call
+# (connect + read timeout) plus this for the ledger and queue writes that settle it.
+SETTLE_S = 2.0
+# What a record costs when it makes no provider call (age check, ledger read, queue write): a full batch
+# must be able to get this far before the margin sends the rest back.
+MIN_RECORD_S = 1.0
+# Receives a message may spend on short waits (1 s) before every further wait is at least `minWaitS`.
+FAST_RECEIVES = 50
+# Receives after the age budget ended: the one that dead-letters, plus retries of the ledger and DLQ.
+TAIL_RECEIVES = 10
+DEFAULT_MIN_WAIT_S = 10
+FLOOR_RECEIVES = 720
 
 # The delivery ledger (once-only per channel and event): one item per (channel, event id).
 LEDGER_PARTITION_KEY = "pk"
@@ -27,6 +45,12 @@ LEDGER_TTL_ATTRIBUTE = "expires_at"
 # Tables the platform owns (data-model.md).
 TASK_TABLE_KEY = "task_id"
 EVENTS_TABLE_KEYS = ("task_id", "event_id")
+
+
+CLAIM_TTL_FACTOR = 2
+_FLOAT_FIELDS = frozenset(
+    {"backoff_base_s", "backoff_cap_s", "http_connect_timeout_s", "http_read_timeout_s"}
+)
 
 
 class InvalidChannelSettings(ValueError):
@@ -51,6 +75,19 @@ class ChannelSettings:
     # consumer dead-letters by its own budget (attempts, age) with a reason, and deferrals cost receives
     # but no attempt, so this sits at SQS's ceiling, far above what budgeted retries reach.
     max_receive_count: int = SQS_MAX_RECEIVE_COUNT
+    # Every wait after FAST_RECEIVES receives lasts at least this long, so the receives a message can spend
+    # inside its age budget are bounded (see `min_receive_count`).
+    # None: derived from maxAgeS (`wait_floor_s`), so that any age budget fits SQS's receive ceiling.
+    min_wait_s: int | None = None
+    # One provider call: httpx's connect and (per chunk) read timeouts.
+    http_connect_timeout_s: float = 3.0
+    http_read_timeout_s: float = 10.0
+    # Rate limits and outages: how long a key stays "hot" (shared windows read before each call) after
+    # trouble on it, and after how long without a probe an outage is stale (a new failure opens a new one).
+    hot_window_s: int = 120
+    outage_stale_s: int = 60
+    # How long completed ledger entries are kept: past the DLQ's retention, so a late duplicate is known.
+    ledger_retention_s: int = 15 * 24 * 3600
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> ChannelSettings:
         """Settings with some fields replaced; values may be strings (CDK context, environment)."""
@@ -61,8 +98,40 @@ class ChannelSettings:
             if name not in known:
                 names = ", ".join(sorted(_camel(n) for n in known))
                 raise InvalidChannelSettings(f"unknown setting {key!r}; known: {names}")
-            changes[name] = _coerce(key, raw, float if name.startswith("backoff") else int)
+            changes[name] = _coerce(key, raw, float if name in _FLOAT_FIELDS else int)
         return replace(self, **changes)
+
+    @property
+    def record_margin_s(self) -> float:
+        """Time left below which the consumer sends a record back instead of starting it."""
+        return self.http_connect_timeout_s + self.http_read_timeout_s + SETTLE_S
+
+    @property
+    def claim_ttl_s(self) -> int:
+        """A claim outlives the longest attempt that could hold it (the function timeout), with a margin,
+        so an expired claim really means the attempt that took it is gone."""
+        return CLAIM_TTL_FACTOR * self.timeout_s
+
+    @property
+    def wait_floor_s(self) -> int:
+        """`minWaitS`, or when unset the larger of DEFAULT_MIN_WAIT_S and what keeps the age budget's
+        receives to FLOOR_RECEIVES (10 s for a 2 h budget, 30 s for 6 h)."""
+        if self.min_wait_s is not None:
+            return self.min_wait_s
+        return max(DEFAULT_MIN_WAIT_S, math.ceil(self.max_age_s / FLOOR_RECEIVES))
+
+    @property
+    def min_receive_count(self) -> int:
+        """The fewest receives SQS's own redrive may allow, so that it can only fire for a consumer that
+        crashes before acting. Every receive is followed by a wait; after FAST_RECEIVES receives every wait
+        (an attempt's backoff, a rate-limit hold, an outage probe, a held claim, `out_of_time`, and the
+        wait of a later message of the task held back with the first) lasts at least `minWaitS`, so the
+        age budget holds at most maxAgeS / minWaitS of them. After the budget, a held claim can still
+        bring the message back until it expires, then the receive that dead-letters it, with a few
+        retries of the ledger and the DLQ."""
+        in_budget = math.ceil(self.max_age_s / self.wait_floor_s)
+        claim = math.ceil(self.claim_ttl_s / self.wait_floor_s)
+        return FAST_RECEIVES + in_budget + claim + TAIL_RECEIVES
 
 
 @dataclass(frozen=True)
@@ -91,6 +160,17 @@ class ChannelSpec:
             )
         if not 1 <= s.timeout_s <= 900:
             problems.append(f"timeoutS {s.timeout_s} must be 1..900")
+        if not (s.http_connect_timeout_s > 0 and s.http_read_timeout_s > 0):
+            problems.append("httpConnectTimeoutS and httpReadTimeoutS must be positive")
+        needed = s.record_margin_s + s.batch_size * MIN_RECORD_S
+        if s.timeout_s < needed:
+            # Below the margin every record is sent back before anything runs: nothing is ever delivered,
+            # and nothing ever dead-lettered.
+            problems.append(
+                f"timeoutS {s.timeout_s} is below {needed:g}: the per-record margin (httpConnectTimeoutS + "
+                f"httpReadTimeoutS + {SETTLE_S:g} s = {s.record_margin_s:g} s) plus {MIN_RECORD_S:g} s for "
+                f"each of the batchSize {s.batch_size} records"
+            )
         if s.visibility_timeout_s < VISIBILITY_TIMEOUT_FACTOR * s.timeout_s:
             problems.append(
                 f"visibilityTimeoutS {s.visibility_timeout_s} is below {VISIBILITY_TIMEOUT_FACTOR}x "
@@ -107,8 +187,27 @@ class ChannelSpec:
             problems.append(f"maxAgeS {s.max_age_s} must be 60..{SQS_MAX_VISIBILITY_S}")
         if not 0 < s.backoff_base_s <= s.backoff_cap_s:
             problems.append("backoffBaseS must be positive and not above backoffCapS")
-        if not s.max_attempts < s.max_receive_count <= SQS_MAX_RECEIVE_COUNT:
-            problems.append(f"maxReceiveCount must be above maxAttempts and at most {SQS_MAX_RECEIVE_COUNT}")
+        if not 1 <= s.wait_floor_s <= s.max_age_s:
+            problems.append(f"minWaitS {s.wait_floor_s} must be 1..maxAgeS ({s.max_age_s})")
+        elif not s.min_receive_count <= s.max_receive_count <= SQS_MAX_RECEIVE_COUNT:
+            problems.append(
+                f"maxReceiveCount {s.max_receive_count} must be {s.min_receive_count}..{SQS_MAX_RECEIVE_COUNT}: "
+                f"below {s.min_receive_count} SQS itself moves messages that are only waiting to the DLQ, "
+                f"with no reason and no ledger reset ({FAST_RECEIVES} short waits + maxAgeS {s.max_age_s} / "
+                f"minWaitS {s.wait_floor_s} + a held claim ({s.claim_ttl_s} s) / minWaitS + {TAIL_RECEIVES}); "
+                "raise minWaitS or lower maxAgeS to need fewer"
+            )
+        if not 1 <= s.hot_window_s <= SQS_MAX_VISIBILITY_S:
+            problems.append(f"hotWindowS {s.hot_window_s} must be 1..{SQS_MAX_VISIBILITY_S}")
+        if not 1 <= s.outage_stale_s <= SQS_MAX_VISIBILITY_S:
+            problems.append(f"outageStaleS {s.outage_stale_s} must be 1..{SQS_MAX_VISIBILITY_S}")
+        if s.ledger_retention_s <= SQS_MAX_RETENTION_S:
+            # A completed entry must outlive every copy of its message (queue and DLQ keep 14 days), or a
+            # late duplicate or a redrive would be delivered again.
+            problems.append(
+                f"ledgerRetentionS {s.ledger_retention_s} must exceed the queues' retention "
+                f"({SQS_MAX_RETENTION_S} s)"
+            )
         if problems:
             raise InvalidChannelSettings(f"channel {self.name}: " + "; ".join(problems))
         return s
@@ -207,7 +306,7 @@ def _camel(name: str) -> str:
 def _coerce(name: str, raw: Any, kind: type) -> Any:
     """`name` as the operator wrote it (context key), for the message."""
     if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"", "none", "null"}):
-        if _snake(name) == "reserved_concurrency":
+        if _snake(name) in {"reserved_concurrency", "min_wait_s"}:
             return None
         raise InvalidChannelSettings(f"{name} needs a value")
     try:

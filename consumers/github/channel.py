@@ -27,11 +27,11 @@ from consumers.github.render import RENDERERS
 from consumers.github.status_comment import StatusComments, Target
 from consumers.github.tasks import TaskStore, stored_comment_id
 from consumers.github.tokens import NO_TOKEN, Credential, TokenSource
-from consumers.runtime.aws_errors import aws_code
+from consumers.runtime.aws_errors import read_failed
 from consumers.runtime.channel import Clock, Prepared
 from consumers.runtime.clients import Clients
 from consumers.runtime.gates import subscription_gate
-from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped, Terminal
+from consumers.runtime.outcomes import Delivered, Outcome, Skipped, Terminal
 from consumers.runtime.settings import ConsumerSettings
 from fanout import event_types, registry
 from fanout.dynamo import AttributeValueError
@@ -79,7 +79,7 @@ class GitHubChannel:
         try:
             task = self._store.read(event.task_id)
         except (ClientError, BotoCoreError) as exc:
-            return Retry(None, f"task_read_failed:{aws_code(exc)}")
+            return read_failed("task_read_failed", exc)
         except AttributeValueError as exc:
             return Terminal("malformed_task", str(exc))
         if task is None:

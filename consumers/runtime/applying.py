@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
 from consumers.runtime import dlq_attributes
 from consumers.runtime import telemetry as keys
+from consumers.runtime.backoff import wait_floor
 from consumers.runtime.channel import Clock
 from consumers.runtime.dead_letter import DeadLetter, DeadLetterFailed, DeadLetterQueue
 from consumers.runtime.dispositions import Disposition, Later, MessageFailed, ToDeadLetter
@@ -57,6 +58,7 @@ class Applier:
         telemetry: Telemetry,
         clock: Clock,
         wait: Wait,
+        min_wait_s: int = 1,
     ) -> None:
         self._channel = channel
         self._ledger = ledger
@@ -66,6 +68,7 @@ class Applier:
         self._telemetry = telemetry
         self._clock = clock
         self._wait = wait
+        self._min_wait_s = min_wait_s
 
     def apply(
         self, message: QueueMessage, event: TaskEvent | None, disposition: Disposition, batch: BatchMemory
@@ -87,6 +90,7 @@ class Applier:
     def send_back(
         self, message: QueueMessage, event: TaskEvent | None, later: Later, batch: BatchMemory
     ) -> NoReturn:
+        later = replace(later, delay_s=self.floored(later.delay_s, message.receive_count))
         try:
             self._queue.delay(message.receipt_handle, later.delay_s)
         except QueueCallFailed as exc:
@@ -105,6 +109,12 @@ class Applier:
         else:
             self._telemetry.deferred(event, later.reason, later.delay_s)
         raise MessageFailed(later.delay_s, later.reason)
+
+    def floored(self, delay_s: int, receive_count: int) -> int:
+        """Past FAST_RECEIVES receives, every wait lasts at least minWaitS: the receives a message spends
+        in its age budget are then bounded, and SQS's own redrive (maxReceiveCount, checked at synth
+        against the same bound) can only fire for a consumer that crashes before acting."""
+        return wait_floor(delay_s, receive_count=receive_count, min_wait_s=self._min_wait_s)
 
     def send_back_anyway(
         self, message: QueueMessage, event: TaskEvent | None, later: Later, batch: BatchMemory

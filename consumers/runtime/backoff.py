@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from fanout.registry import SQS_MAX_VISIBILITY_S
+from fanout.registry import FAST_RECEIVES, SQS_MAX_VISIBILITY_S
 
 RandomSource = Callable[[], float]  # uniform in [0, 1), like random.random
 
@@ -63,3 +63,8 @@ def retry_delay(
     else:
         wanted = backoff_delay(attempt, base_s=base_s, cap_s=cap_s, random=random)
     return clamp_delay(wanted, now=now, first_received_at=first_received_at)
+
+
+def wait_floor(delay_s: int, *, receive_count: int, min_wait_s: int) -> int:
+    """`delay_s`, raised to `min_wait_s` once a message was received more than FAST_RECEIVES times."""
+    return max(delay_s, min_wait_s) if receive_count > FAST_RECEIVES else delay_s

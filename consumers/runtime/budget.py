@@ -17,3 +17,8 @@ def age_exceeded(*, now: float, first_received_at: float, max_age_s: int) -> boo
 def attempts_exhausted(attempts: int, max_attempts: int) -> bool:
     """`attempts` counts real provider calls that failed (deferrals cost none)."""
     return attempts >= max_attempts
+
+
+def age_left(*, now: float, first_received_at: float, max_age_s: int) -> float:
+    """Seconds of the age budget still left (never negative)."""
+    return max(0.0, max_age_s - (now - first_received_at))

@@ -18,6 +18,7 @@ else:  # the stubs are a dev dependency only
     DynamoDBClient = SecretsManagerClient = SQSClient = Any
 
 # A provider call must end well inside the function timeout; a timeout is an uncertain outcome anyway.
+# Deployed functions take theirs from the settings (httpConnectTimeoutS, httpReadTimeoutS).
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 # boto3's own retries are the standard mode's few quick ones; throttling beyond that becomes a Retry.
 AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
@@ -32,7 +33,10 @@ class Clients:
 
 
 def default_clients(
-    *, endpoint_url: str | None = None, transport: httpx.BaseTransport | None = None
+    *,
+    endpoint_url: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+    http_timeout: httpx.Timeout = HTTP_TIMEOUT,
 ) -> Clients:
     """Clients for Lambda (endpoint from the environment) or for a local endpoint."""
 
@@ -43,8 +47,12 @@ def default_clients(
         sqs=aws("sqs"),
         dynamodb=aws("dynamodb"),
         secrets=aws("secretsmanager"),
-        http=httpx.Client(timeout=HTTP_TIMEOUT, transport=transport),
+        http=httpx.Client(timeout=http_timeout, transport=transport),
     )
 
 
 ClientsFactory = Callable[[], Clients]
+
+
+def http_timeout(connect_s: float, read_s: float) -> httpx.Timeout:
+    return httpx.Timeout(read_s, connect=connect_s)

@@ -16,7 +16,7 @@ from consumers.runtime import telemetry as keys
 from consumers.runtime.applying import ERROR_CHARS, Applier, BatchMemory
 from consumers.runtime.backoff import RandomSource, clamp_delay, retry_delay
 from consumers.runtime.channel import Channel, Clock, Prepared
-from consumers.runtime.clients import HTTP_TIMEOUT, Clients
+from consumers.runtime.clients import Clients
 from consumers.runtime.dead_letter import DeadLetterQueue
 from consumers.runtime.dispositions import Disposition, Done, Later, MessageFailed, ToDeadLetter
 from consumers.runtime.key_guards import KeyGuards
@@ -44,12 +44,6 @@ from fanout.events import MalformedMessage, TaskEvent
 __all__ = ["BatchMemory", "Consumer"]
 
 T = TypeVar("T")
-# A record is not started with less than this left of the invocation: one provider call that runs into its
-# HTTP timeouts (clients.HTTP_TIMEOUT: connect + read, 13 s), plus 2 s for the ledger and queue writes that
-# settle the message after it. A record cut off by the function timeout leaves its group in flight for the
-# queue's whole visibility timeout (and an expired claim to reconcile); one sent back early waits 1 s.
-_SETTLE_S = 2.0
-TIME_MARGIN_S = (HTTP_TIMEOUT.connect or 0.0) + (HTTP_TIMEOUT.read or 0.0) + _SETTLE_S
 OUT_OF_TIME = "out_of_time"
 OUT_OF_TIME_DELAY_S = 1
 
@@ -74,6 +68,7 @@ class Consumer:
             table=settings.ledger_table,
             channel=settings.channel,
             claim_ttl_s=settings.claim_ttl_s,
+            retention_s=settings.ledger_retention_s,
         )
         self.queue = SourceQueue(clients.sqs, settings.queue_url)
         self.rate_limits = RateLimitMemory(
@@ -82,18 +77,21 @@ class Consumer:
                 table=settings.ledger_table,
                 channel=settings.channel,
                 on_error=lambda what, error: self._coordination_failed(f"shared_horizon_{what}", error),
-            )
+            ),
+            hot_s=settings.hot_window_s,
         )
-        self.outages = ProviderOutages(cap_s=settings.backoff_cap_s)
+        self.outages = ProviderOutages(cap_s=settings.backoff_cap_s, stale_s=settings.outage_stale_s)
+        shared_outages = SharedOutages(
+            clients.dynamodb,
+            table=settings.ledger_table,
+            channel=settings.channel,
+            on_error=lambda what, error: self._coordination_failed(f"shared_outage_{what}", error),
+            stale_s=settings.outage_stale_s,
+        )
         self._guards = KeyGuards(
             rate_limits=self.rate_limits,
             outages=self.outages,
-            shared_outages=SharedOutages(
-                clients.dynamodb,
-                table=settings.ledger_table,
-                channel=settings.channel,
-                on_error=lambda what, error: self._coordination_failed(f"shared_outage_{what}", error),
-            ),
+            shared_outages=shared_outages,
             clock=clock,
         )
         self._applier = Applier(
@@ -105,7 +103,11 @@ class Consumer:
             telemetry=telemetry,
             clock=clock,
             wait=lambda message, reason, attempt: self._wait(message, reason, attempt=attempt),
+            min_wait_s=settings.min_wait_s,
         )
+
+    def floored(self, delay_s: int, receive_count: int) -> int:
+        return self._applier.floored(delay_s, receive_count)
 
     # -- the record handler -----------------------------------------------------------------------
 
@@ -117,9 +119,6 @@ class Consumer:
         batch.seen.add(message.message_id)
         event: TaskEvent | None = None
         try:
-            if batch.time_left_below(TIME_MARGIN_S):
-                later = Later(OUT_OF_TIME_DELAY_S, OUT_OF_TIME, keys.DEFERRED)
-                self._applier.send_back(message, None, later, batch)
             try:
                 event = TaskEvent.from_body(message.body)
             except Exception as exc:  # MalformedMessage, or what a hostile body does to json (RecursionError)
@@ -127,15 +126,15 @@ class Consumer:
                 letter = ToDeadLetter(dlq_attributes.REASON_MALFORMED, error, attempts=0, uncertain=False)
                 self._applier.apply(message, None, letter, batch)
                 return
-            self._applier.apply(message, event, self._decide_safely(message, event), batch)
+            self._applier.apply(message, event, self._decide_safely(message, event, batch), batch)
         except MessageFailed:
             raise
         except Exception as exc:  # a runtime bug must not leave the group in flight for the queue timeout
             self._applier.send_back_anyway(message, event, self._runtime_error(message, event, exc), batch)
 
-    def _decide_safely(self, message: QueueMessage, event: TaskEvent) -> Disposition:
+    def _decide_safely(self, message: QueueMessage, event: TaskEvent, batch: BatchMemory) -> Disposition:
         try:
-            return self.decide(message, event)
+            return self.decide(message, event, batch)
         except Exception as exc:
             return self._runtime_error(message, event, exc)
 
@@ -150,12 +149,17 @@ class Consumer:
 
     # -- deciding -----------------------------------------------------------------------------------
 
-    def decide(self, message: QueueMessage, event: TaskEvent) -> Disposition:
+    def decide(
+        self, message: QueueMessage, event: TaskEvent, batch: BatchMemory | None = None
+    ) -> Disposition:
         now = self._clock()
         if budget.age_exceeded(
             now=now, first_received_at=message.first_received_or(now), max_age_s=self._settings.max_age_s
         ):
             return self._too_old(message, event, now)
+        # After the age check: an old message always reaches the DLQ, however short the invocation.
+        if batch is not None and batch.time_left_below(self._settings.record_margin_s):
+            return Later(OUT_OF_TIME_DELAY_S, OUT_OF_TIME, keys.DEFERRED)
         prepared = self._guarded(
             lambda: self._channel.prepare(event),
             lambda exc: Retry(None, f"prepare_error:{_describe(exc)}", costs_attempt=False),
@@ -164,6 +168,10 @@ class Consumer:
             return self._settle_unclaimed(message, prepared)
         hold = self._guards.hold(prepared.rate_limit_key, now, redelivered=message.receive_count > 1)
         if hold is not None:
+            left = self._budget_left(message, now)
+            if hold.wait_s > left:
+                error = f"{hold.reason}: the key is held for {hold.wait_s:.0f}s, beyond the {left:.0f}s left of the age budget"
+                return self._too_old(message, event, now, error=error)
             delay = self._clamp(hold.wait_s, message, now)
             return Later(delay, hold.reason, hold.kind, limited_key=hold.limited_key)
         try:
@@ -216,7 +224,7 @@ class Consumer:
                 return Done(keys.SKIPPED, outcome.reason)
             if outcome.rate_limit_key is None:
                 return Done(keys.DELIVERED, outcome.detail)
-            limit = self._clamp(outcome.after_seconds or 0.0, message, now)  # at least 1 s
+            limit = self._window(outcome.after_seconds or 0.0, message, now)  # at least 1 s
             return Done(keys.DELIVERED, outcome.detail, limited_key=outcome.rate_limit_key, limit_s=limit)
         if isinstance(outcome, Terminal):
             reason = f"{dlq_attributes.TERMINAL_PREFIX}{outcome.reason}"
@@ -224,6 +232,23 @@ class Consumer:
             return ToDeadLetter(reason, error, claim.attempts + 1, unresolved, claim)
         attempts = claim.attempts + (1 if outcome.costs_attempt else 0)
         uncertain = outcome.uncertain or unresolved
+        left = self._budget_left(message, now)
+        if outcome.after_seconds is not None and outcome.after_seconds > left:
+            # The provider's own wait (Retry-After, a rate-limit reset) outlasts the message's age budget:
+            # waiting would only end in the DLQ later, holding the task's group meanwhile.
+            error = (
+                f"{outcome.reason}: the provider asks to wait {outcome.after_seconds:.0f}s, beyond the "
+                f"{left:.0f}s left of the age budget"
+            )
+            return ToDeadLetter(
+                dlq_attributes.REASON_BUDGET,
+                error,
+                attempts,
+                uncertain,
+                claim,
+                limited_key=outcome.rate_limit_key,
+                limit_s=self._window(outcome.after_seconds, message, now),
+            )
         delay = self._retry_delay(outcome, message, attempts, now)
         if outcome.costs_attempt and budget.attempts_exhausted(attempts, self._settings.max_attempts):
             return ToDeadLetter(
@@ -250,9 +275,11 @@ class Consumer:
             self._telemetry.problem("ledger_release_failed", event, str(exc))
             stretched = max(delay, self._clamp(self._settings.claim_ttl_s, message, now))
             kind = keys.RETRY if outcome.costs_attempt else keys.DEFERRED
-            return Later(stretched, outcome.reason, kind, attempts, outcome.rate_limit_key, limit_s=delay)
+            limit = self._window(outcome.after_seconds or delay, message, now)
+            return Later(stretched, outcome.reason, kind, attempts, outcome.rate_limit_key, limit_s=limit)
         kind = keys.RETRY if outcome.costs_attempt else keys.DEFERRED
-        return Later(delay, outcome.reason, kind, attempts, outcome.rate_limit_key)
+        window = None if outcome.after_seconds is None else self._window(outcome.after_seconds, message, now)
+        return Later(delay, outcome.reason, kind, attempts, outcome.rate_limit_key, limit_s=window)
 
     def _completion_lost(
         self, message: QueueMessage, event: TaskEvent, claim: Claimed, error: str, now: float
@@ -291,7 +318,10 @@ class Consumer:
         delay = self._retry_delay(outcome, message, message.receive_count, now)
         return Later(delay, outcome.reason, keys.DEFERRED, limited_key=outcome.rate_limit_key)
 
-    def _too_old(self, message: QueueMessage, event: TaskEvent, now: float) -> Disposition:
+    def _too_old(
+        self, message: QueueMessage, event: TaskEvent, now: float, *, error: str | None = None
+    ) -> Disposition:
+        """Dead-letter by age (or because a wait cannot fit in what is left of it): no claim is taken."""
         try:
             entry = self._ledger.peek(event.event_id)
         except LedgerUnavailable as exc:
@@ -301,7 +331,7 @@ class Consumer:
         if entry is not None and entry.live_claim(now):
             expires = entry.claim_expires_at or now
             return Later(self._clamp(expires - now, message, now), "claim_held", keys.DEFERRED)
-        error = (entry.last_error if entry else "") or f"older than {self._settings.max_age_s}s"
+        error = error or (entry.last_error if entry else "") or f"older than {self._settings.max_age_s}s"
         attempts = entry.attempts if entry else 0
         uncertain = bool(entry and (entry.uncertain or entry.state == CLAIMED))
         return ToDeadLetter(dlq_attributes.REASON_BUDGET, error, attempts, uncertain)
@@ -322,7 +352,7 @@ class Consumer:
             return on_error(exc)
 
     def _retry_delay(self, retry: Retry, message: QueueMessage, attempt: int, now: float) -> int:
-        return retry_delay(
+        delay = retry_delay(
             retry.after_seconds,
             attempt=max(1, attempt),
             base_s=self._settings.backoff_base_s,
@@ -331,6 +361,7 @@ class Consumer:
             first_received_at=message.first_received_or(now),
             random=self._random,
         )
+        return self._clamp(delay, message, now)
 
     def _wait(self, message: QueueMessage, reason: str, *, attempt: int) -> Later:
         """A backoff wait that costs no attempt."""
@@ -338,8 +369,22 @@ class Consumer:
         delay = self._retry_delay(Retry(None, reason), message, attempt, now)
         return Later(delay, reason, keys.DEFERRED)
 
+    def _budget_left(self, message: QueueMessage, now: float) -> float:
+        return budget.age_left(
+            now=now, first_received_at=message.first_received_or(now), max_age_s=self._settings.max_age_s
+        )
+
     def _clamp(self, delay_s: float, message: QueueMessage, now: float) -> int:
-        return clamp_delay(delay_s, now=now, first_received_at=message.first_received_or(now))
+        """A wait as SQS takes it, and never past the message's age budget: it comes back just after the
+        budget ends and is dead-lettered with its reason, instead of holding its group longer."""
+        capped = min(delay_s, self._budget_left(message, now) + 1)
+        return clamp_delay(capped, now=now, first_received_at=message.first_received_or(now))
+
+    def _window(self, seconds: float, message: QueueMessage, now: float) -> int:
+        """A rate-limit window as the key's memory and the shared store keep it: no longer than any
+        message's whole age budget (a 12 h reset would otherwise hold the key past every budget)."""
+        capped = min(seconds, float(self._settings.max_age_s))
+        return clamp_delay(capped, now=now, first_received_at=message.first_received_or(now))
 
 
 def _describe(exc: Exception) -> str:

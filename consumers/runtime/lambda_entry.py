@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from consumers.runtime.backoff import RandomSource
 from consumers.runtime.channel import Channel, Clock
-from consumers.runtime.clients import Clients, default_clients
+from consumers.runtime.clients import Clients, default_clients, http_timeout
 from consumers.runtime.consumer import BatchMemory, Consumer
 from consumers.runtime.settings import ConsumerSettings, load_settings
 from consumers.runtime.stats import DeliveryStats
@@ -85,7 +85,10 @@ class ConsumerHandler:
             group = (record.get("attributes") or {}).get("MessageGroupId")
             if message_id not in failed or message_id in batch.seen or group not in batch.group_delays:
                 continue
-            delay = batch.group_delays[group]
+            # The group's wait, and no shorter than this message's own floor (it may have been received far
+            # more often than the message that failed).
+            count = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+            delay = self._consumer.floored(batch.group_delays[group], count)
             held.append((str(record.get("receiptHandle", "")), delay))
             self.telemetry.deferred(None, GROUP_BLOCKED, delay)
         for error in self._consumer.queue.delay_many(held) if held else []:
@@ -111,7 +114,9 @@ def lambda_handler_for(factory: ChannelFactory) -> LambdaHandler:
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if not built:
-            built.append(make_handler(factory, load_settings(), default_clients()))
+            settings = load_settings()
+            timeout = http_timeout(settings.http_connect_timeout_s, settings.http_read_timeout_s)
+            built.append(make_handler(factory, settings, default_clients(http_timeout=timeout)))
         return built[0](event, context)
 
     return handler

@@ -6,7 +6,7 @@ delivering; `uncertain` says whether it may have applied the call anyway), `done
 
 The claim's expiry is its own attribute, not the TTL attribute `expires_at`: DynamoDB's TTL deletes expired
 items whenever it likes, and deleting an expired claim would erase the one piece of evidence that an
-attempt may have sent and died. `expires_at` (TTL) is pushed to now + DONE_RETENTION_S on every write, so
+attempt may have sent and died. `expires_at` (TTL) is pushed to now + self._retention_s on every write, so
 items live past the DLQ's retention and then go away by themselves.
 
 Any DynamoDB failure other than a lost condition raises LedgerUnavailable; the runtime turns it into a
@@ -77,6 +77,15 @@ class LedgerEntry:
     claim_id: str
     first_attempt_at: float | None
 
+    def as_claimed(self, now: float) -> Claimed:
+        return Claimed(
+            self.claim_id,
+            previous_uncertain=self.uncertain,
+            attempts=self.attempts,
+            first_attempt_at=self.first_attempt_at if self.first_attempt_at is not None else now,
+            last_error=self.last_error,
+        )
+
     def live_claim(self, now: float) -> bool:
         return self.state == CLAIMED and self.claim_expires_at is not None and self.claim_expires_at > now
 
@@ -96,11 +105,20 @@ class LedgerEntry:
 
 
 class Ledger:
-    def __init__(self, dynamodb: DynamoDBClient, *, table: str, channel: str, claim_ttl_s: int) -> None:
+    def __init__(
+        self,
+        dynamodb: DynamoDBClient,
+        *,
+        table: str,
+        channel: str,
+        claim_ttl_s: int,
+        retention_s: int = DONE_RETENTION_S,
+    ) -> None:
         self._db = dynamodb
         self._table = table
         self._channel = channel
         self._claim_ttl_s = claim_ttl_s
+        self._retention_s = retention_s
 
     def key(self, event_id: str) -> str:
         return f"{self._channel}#{event_id}"
@@ -121,6 +139,10 @@ class Ledger:
                 old = self._put_if_absent(key, fresh)
                 if old is None:
                     return Claimed(claim_id, previous_uncertain=False, attempts=0, first_attempt_at=now)
+            if old.state == CLAIMED and old.claim_id == claim_id:
+                # Our own write: it applied, its answer was lost, and the SDK's retry lost the condition
+                # to it. What the item holds is what this attempt wrote.
+                return old.as_claimed(now)
             if old.state == DONE:
                 return AlreadyDone()
             if old.live_claim(now):
@@ -138,7 +160,7 @@ class Ledger:
             Key=self._key_value(event_id),
             UpdateExpression="SET #state = :done, #ttl = :ttl REMOVE claim_expires_at",
             ExpressionAttributeNames={"#state": "state", "#ttl": LEDGER_TTL_ATTRIBUTE},
-            ExpressionAttributeValues={":done": {"S": DONE}, ":ttl": {"N": _num(now + DONE_RETENTION_S)}},
+            ExpressionAttributeValues={":done": {"S": DONE}, ":ttl": {"N": _num(now + self._retention_s)}},
         )
 
     def release(
@@ -169,7 +191,7 @@ class Ledger:
                 ":inc": {"N": "1" if attempt_failed else "0"},
                 ":uncertain": {"BOOL": uncertain},
                 ":error": {"S": last_error[:_MAX_ERROR_CHARS] or "-"},
-                ":ttl": {"N": _num(now + DONE_RETENTION_S)},
+                ":ttl": {"N": _num(now + self._retention_s)},
             },
         )
 
@@ -209,7 +231,7 @@ class Ledger:
             "claim_id": {"S": uuid.uuid4().hex},
             "attempts": {"N": "0"},
             "uncertain": {"BOOL": True},
-            LEDGER_TTL_ATTRIBUTE: {"N": _num(now + DONE_RETENTION_S)},
+            LEDGER_TTL_ATTRIBUTE: {"N": _num(now + self._retention_s)},
         }
         self._conditional(
             "put_item",
@@ -231,7 +253,7 @@ class Ledger:
             "state": {"S": CLAIMED},
             "claim_id": {"S": claim_id},
             "claim_expires_at": {"N": _num(now + self._claim_ttl_s)},
-            LEDGER_TTL_ATTRIBUTE: {"N": _num(now + DONE_RETENTION_S)},
+            LEDGER_TTL_ATTRIBUTE: {"N": _num(now + self._retention_s)},
         }
 
     def _put_if_absent(self, key: str, fields: dict[str, Any]) -> LedgerEntry | None:

@@ -35,8 +35,16 @@ class _Circuit:
 
 
 class ProviderOutages:
-    def __init__(self, *, cap_s: float, min_probe_s: float = MIN_PROBE_S, growth: float = GROWTH) -> None:
+    def __init__(
+        self,
+        *,
+        cap_s: float,
+        min_probe_s: float = MIN_PROBE_S,
+        growth: float = GROWTH,
+        stale_s: float = STALE_S,
+    ) -> None:
         self._circuits: dict[str, _Circuit] = {}
+        self._stale_s = stale_s
         self._cap_s = max(cap_s, min_probe_s)
         self._min_probe_s = min_probe_s
         self._growth = growth
@@ -80,7 +88,7 @@ class ProviderOutages:
         if key is None:
             return None
         circuit = self._circuits.get(key)
-        if circuit is not None and now - circuit.until > STALE_S:
+        if circuit is not None and now - circuit.until > self._stale_s:
             del self._circuits[key]
             return None
         return circuit

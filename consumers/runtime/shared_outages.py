@@ -37,6 +37,10 @@ class SharedOutages(LedgerItems):
 
     PREFIX = "outage#"
 
+    def __init__(self, *args: Any, stale_s: float = STALE_S, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stale_s = stale_s  # the channel's outageStaleS
+
     def failed(self, key: str, now: float, *, event_id: str, probe_at: float) -> bool:
         """Record that `event_id` failed on the provider's side of `key`, with its next probe at
         `probe_at`. True when this failure continues a fresh outage that another message has failed in
@@ -58,7 +62,7 @@ class SharedOutages(LedgerItems):
         previous_probe = number(old.get(PROBE_AT))
         if opener is None:
             return False  # this failure opens the outage
-        if previous_probe is None or now - previous_probe > STALE_S:
+        if previous_probe is None or now - previous_probe > self.stale_s:
             self._reopen(key, stale_opener=opener, event_id=event_id)
             return False  # the stored outage was long over: this failure opens a new one
         if opener == event_id:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from consumers.runtime.aws_errors import aws_code
+from consumers.runtime.aws_errors import read_failed
 from consumers.runtime.channel import Clock, Prepared
 from consumers.runtime.clients import Clients
 from consumers.runtime.gates import subscription_gate
-from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped, Terminal
+from consumers.runtime.outcomes import Delivered, Outcome, Skipped, Terminal
 from consumers.runtime.settings import ConsumerSettings
 from consumers.slack.api import SlackApi
 from consumers.slack.calls import SlackCalls, rate_limit_key
@@ -57,7 +57,7 @@ class SlackChannel:
         try:
             task = self._store.read(event.task_id)
         except AwsError as exc:
-            return Retry(None, f"task_read_failed:{aws_code(exc)}")
+            return read_failed("task_read_failed", exc)
         except AttributeValueError as exc:
             return Terminal("malformed_task", str(exc))
         if task is None:

@@ -82,3 +82,50 @@ def test_override_messages_name_settings_as_operators_write_them() -> None:
         registry.SLACK.settings.with_overrides({"maxConcurency": 4})
     with pytest.raises(InvalidChannelSettings, match="maxConcurrency='abc' is not a int"):
         registry.SLACK.settings.with_overrides({"maxConcurrency": "abc"})
+
+
+def test_a_timeout_at_the_record_margin_is_refused_naming_the_rule() -> None:
+    settings = registry.SLACK.settings.with_overrides({"timeoutS": "10", "visibilityTimeoutS": "60"})
+    with pytest.raises(InvalidChannelSettings) as caught:
+        registry.SLACK.validate(settings)
+    text = str(caught.value)
+    assert text.startswith("channel slack: timeoutS 10 is below 25")
+    assert "httpConnectTimeoutS + httpReadTimeoutS" in text and "batchSize 10" in text
+    # the margin follows the HTTP timeouts and the batch size
+    shorter = registry.SLACK.settings.with_overrides({"timeoutS": "10", "visibilityTimeoutS": "60",
+        "httpReadTimeoutS": "3", "httpConnectTimeoutS": "1", "batchSize": "4"})  # fmt: skip
+    assert registry.SLACK.validate(shorter) == shorter
+
+
+def test_max_receive_count_is_derived_from_the_age_budget_and_the_wait_floor() -> None:
+    slack = registry.SLACK.settings
+    # 50 short waits + 7200 s / 10 s + a 60 s claim / 10 s + 10 after the budget
+    assert (slack.wait_floor_s, slack.min_receive_count) == (10, 786)
+    assert (registry.GITHUB.settings.wait_floor_s, registry.GITHUB.settings.min_receive_count) == (30, 784)
+    with pytest.raises(
+        InvalidChannelSettings, match=r"maxReceiveCount 15 must be 786\.\.1000: below 786 SQS"
+    ):
+        registry.SLACK.validate(slack.with_overrides({"maxReceiveCount": "15"}))
+    # a longer floor needs fewer receives; a floor too short for the budget cannot fit SQS's ceiling
+    assert slack.with_overrides({"minWaitS": "60", "maxReceiveCount": "200"}).min_receive_count == 181
+    registry.SLACK.validate(slack.with_overrides({"minWaitS": "60", "maxReceiveCount": "200"}))
+    with pytest.raises(InvalidChannelSettings, match="raise minWaitS or lower maxAgeS"):
+        registry.SLACK.validate(slack.with_overrides({"minWaitS": "5"}))
+    # every age budget SQS allows fits the ceiling with the derived floor
+    for hours in (1, 2, 6, 12):
+        derived = slack.with_overrides({"maxAgeS": str(hours * 3600)})
+        assert derived.min_receive_count <= registry.SQS_MAX_RECEIVE_COUNT
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ledgerRetentionS": "1209600"}, "ledgerRetentionS 1209600 must exceed the queues' retention"),
+        ({"hotWindowS": "0"}, "hotWindowS 0 must be 1"),
+        ({"outageStaleS": "0"}, "outageStaleS 0 must be 1"),
+        ({"httpReadTimeoutS": "0"}, "httpConnectTimeoutS and httpReadTimeoutS must be positive"),
+    ],
+)
+def test_tunable_constants_are_checked_against_each_other(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidChannelSettings, match="channel slack: .*" + message):
+        registry.SLACK.validate(registry.SLACK.settings.with_overrides(overrides))

@@ -83,6 +83,15 @@ def test_a_string_override_from_the_command_line_changes_one_setting(props_from:
         ({"fanout:teams:batchSize": "4"}, "unknown channel 'teams'"),
         ({"fanout:slack:ageAlarmS": "999999"}, "ageAlarmS 999999 must be 60..maxAgeS"),
         ({"fanout:slack:enabled": "maybe"}, "is not a boolean"),
+        (
+            {"fanout:slack:timeoutS": "10", "fanout:slack:visibilityTimeoutS": "60"},
+            r"channel slack: timeoutS 10 is below 25: the per-record margin",
+        ),
+        ({"fanout:slack:maxReceiveCount": "15"}, r"channel slack: maxReceiveCount 15 must be 786\.\.1000"),
+        (
+            {"fanout:github:ledgerRetentionS": "86400"},
+            "ledgerRetentionS 86400 must exceed the queues' retention",
+        ),
         ({"fanout:github:enabled": "false", "fanout:slack:enabled": "false"}, "no channel enabled"),
         ({CTX_EVENTS_STREAM_ARN: EVENTS_STREAM_ARN}, "needs both"),
         (

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from consumers.github.channel import TARGET, build_github_channel
 from consumers.runtime.channel import Prepared
@@ -79,6 +80,15 @@ def test_a_throttled_task_read_is_a_retry(github_env: GitHubEnv) -> None:
     outcome = github_env.channel.prepare(make_event(task_id))
     assert isinstance(outcome, Retry)
     assert outcome.reason == "task_read_failed:ThrottlingException"
+
+
+def test_a_task_read_that_can_never_succeed_is_terminal_at_once(github_env: GitHubEnv) -> None:
+    task_id = github_env.put_task()
+    too_long = ClientError({"Error": {"Code": "ValidationException", "Message": "key too long"}}, "GetItem")
+    github_env.dynamodb.fail_next("get_item", error=too_long)
+    outcome = github_env.channel.prepare(make_event(task_id))
+    assert outcome == Terminal("task_read_failed", "ValidationException: key too long")
+    assert github_env.github.calls == []
 
 
 def test_the_tasks_own_secret_wins_over_the_default(github_env: GitHubEnv) -> None:

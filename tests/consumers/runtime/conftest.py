@@ -103,6 +103,7 @@ class FaultyDynamo:
     def __init__(self, client: Any) -> None:
         self._client = client
         self._faults: list[tuple[str, Callable[[dict[str, Any]], bool]]] = []
+        self._lost: list[str] = []
         self.failed = 0
 
     def fail_when(self, operation: str, predicate: Callable[[dict[str, Any]], bool] = lambda _: True) -> None:
@@ -117,6 +118,11 @@ class FaultyDynamo:
 
         self._faults.append((operation, once))
 
+    def lose_answer_once(self, operation: str) -> None:
+        """The next `operation` applies, its answer is lost, and the SDK sends it again (what botocore's
+        retry does after a dropped connection): the caller sees the second call's answer."""
+        self._lost.append(operation)
+
     def heal(self) -> None:
         self._faults.clear()
 
@@ -124,6 +130,10 @@ class FaultyDynamo:
         real = getattr(self._client, name)
 
         def call(**kwargs: Any) -> Any:
+            if name in self._lost:
+                self._lost.remove(name)
+                real(**kwargs)
+                return real(**kwargs)
             if any(op == name and pred(kwargs) for op, pred in self._faults):
                 self.failed += 1
                 raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, name)

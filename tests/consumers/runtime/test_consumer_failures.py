@@ -9,7 +9,7 @@ import pytest
 
 from consumers.runtime import dlq_attributes as attrs
 from consumers.runtime.applying import REDRIVE_RELEASE_TRIES
-from consumers.runtime.consumer import OUT_OF_TIME, TIME_MARGIN_S
+from consumers.runtime.consumer import OUT_OF_TIME
 from consumers.runtime.ledger import Claimed
 from consumers.runtime.outcomes import Delivered, Retry, Terminal
 
@@ -165,7 +165,8 @@ def test_records_are_not_started_when_the_invocation_is_nearly_out_of_time(consu
     for event in events:
         consumer_env.send(event)
     handler = consumer_env.handler()
-    plenty, short = int(TIME_MARGIN_S * 1000) + 5_000, int(TIME_MARGIN_S * 1000) - 1
+    margin_ms = int(consumer_env.settings.record_margin_s * 1000)
+    plenty, short = margin_ms + 5_000, margin_ms - 1
     context = FakeLambdaContext(plenty, short)
 
     response, records = consumer_env.run_batch(handler, context)

@@ -193,3 +193,23 @@ def test_an_unclaimed_redrive_release_deletes_only_a_certain_released_item(make_
         assert isinstance(again, Claimed)
         assert (again.previous_uncertain, again.attempts) == (True, 0)
     assert ledger.claim("done", NOW + 1) == AlreadyDone()
+
+
+@pytest.mark.parametrize("earlier", ["absent", "released", "expired"])
+def test_a_claim_whose_answer_was_lost_is_recognised_as_ours(make_ledger: MakeLedger, earlier: str) -> None:
+    ledger, db, table = make_ledger()
+    if earlier != "absent":
+        first = ledger.claim("e1", NOW - 2 * TTL)
+        assert isinstance(first, Claimed)
+        if earlier == "released":
+            ledger.release(
+                "e1", first.claim_id, attempt_failed=True, uncertain=False, last_error="x", now=NOW - TTL
+            )
+    db.lose_answer_once("put_item" if earlier == "absent" else "update_item")
+
+    result = ledger.claim("e1", NOW)
+
+    assert isinstance(result, Claimed), result  # not HeldByOther: the claim id that holds it is ours
+    assert raw_item(db, table, "slack#e1")["claim_id"] == {"S": result.claim_id}
+    assert result.attempts == {"absent": 0, "released": 1, "expired": 1}[earlier]
+    assert result.previous_uncertain == (earlier == "expired")

@@ -41,9 +41,13 @@ class FlakyDynamo:
         self.calls: list[str] = []
 
     def fail_when(
-        self, operation: str, predicate: Callable[[dict[str, Any]], bool] = lambda _: True, times: int = 1
+        self,
+        operation: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda _: True,
+        times: int = 1,
+        code: str = "ThrottlingException",
     ) -> None:
-        self._faults.append([operation, predicate, times])
+        self._faults.append([operation, predicate, times, code])
 
     def heal(self) -> None:
         self._faults.clear()
@@ -56,9 +60,7 @@ class FlakyDynamo:
             for fault in self._faults:
                 if fault[0] == name and fault[2] > 0 and fault[1](kwargs):
                     fault[2] -= 1
-                    raise ClientError(
-                        {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, name
-                    )
+                    raise ClientError({"Error": {"Code": fault[3], "Message": "slow down"}}, name)
             return real(**kwargs)
 
         return call

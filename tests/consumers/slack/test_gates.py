@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from consumers.runtime.channel import Prepared
-from consumers.runtime.outcomes import Retry, Skipped
+from consumers.runtime.outcomes import Retry, Skipped, Terminal
 from consumers.slack.channel import TARGET
 from consumers.slack.tasks import SlackTarget
 
@@ -86,6 +86,14 @@ def test_a_throttled_task_read_is_a_retry(slack_env: SlackEnv) -> None:
     slack_env.dynamodb.fail_when("get_item")
     outcome = slack_env.run(make_event(task_id, "task_created"))
     assert outcome == Retry(None, "task_read_failed:ThrottlingException")
+    assert slack_env.slack.calls == []
+
+
+def test_a_task_read_that_can_never_succeed_is_terminal_at_once(slack_env: SlackEnv) -> None:
+    task_id = slack_env.put_task()
+    slack_env.dynamodb.fail_when("get_item", code="ValidationException")
+    outcome = slack_env.run(make_event(task_id, "task_created"))
+    assert outcome == Terminal("task_read_failed", "ValidationException: slow down")
     assert slack_env.slack.calls == []
 
 
