@@ -90,7 +90,8 @@ def test_a_timeout_at_the_record_margin_is_refused_naming_the_rule() -> None:
         registry.SLACK.validate(settings)
     text = str(caught.value)
     assert text.startswith("channel slack: timeoutS 10 is below 25")
-    assert "httpConnectTimeoutS + httpReadTimeoutS" in text and "batchSize 10" in text
+    assert "httpConnectTimeoutS + httpReadTimeoutS" in text
+    assert "batchSize 10" in text
     # the margin follows the HTTP timeouts and the batch size
     shorter = registry.SLACK.settings.with_overrides({"timeoutS": "10", "visibilityTimeoutS": "60",
         "httpReadTimeoutS": "3", "httpConnectTimeoutS": "1", "batchSize": "4"})  # fmt: skip
