@@ -29,7 +29,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from consumers.runtime.channel import Prepared
-from consumers.runtime.clients import default_clients
 from consumers.runtime.outcomes import Retry, Skipped, Terminal
 from fanout import registry
 from fanout.events import SkipRecord, TaskEvent, parse_stream_record
@@ -71,7 +70,7 @@ def legacy_stream_handler(
     def build(endpoint_url: str, resources: Resources, api_urls: Mapping[str, str]) -> Any:
         counter = containers.CallCounter()
         transport = containers.CountingTransport(CONTAINER, counter)
-        clients = default_clients(endpoint_url=endpoint_url, transport=transport)
+        clients = containers.function_clients(resources.session, endpoint_url, transport)
         channels = {}
         for name, channel in resources.channels.items():
             settings = containers.consumer_settings(resources, channel, api_urls[name])

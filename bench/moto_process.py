@@ -10,7 +10,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO
 
 READY_TRIES = 200
@@ -23,11 +22,10 @@ def moto_server() -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    binary = Path(sys.executable).with_name("moto_server")
+    # moto's server as the local runtime runs it: its own event source mappings do not invoke.
+    command = [sys.executable, "-m", "fanout.local.moto_server", "--port", str(port)]
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(
-            [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=errors
-        )
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
         try:
             _wait_until_listening(process, port, errors)
             yield f"http://127.0.0.1:{port}"

@@ -77,6 +77,20 @@ def suppress_acknowledged_findings(notifications: FanoutNotifications) -> None:
         )
 
 
+def suppress_operator_findings(role: IConstruct) -> None:
+    _suppress(
+        role,
+        "AwsSolutions-IAM5",
+        "cloudwatch:GetMetricStatistics supports no resource-level permission (IAM requires Resource '*'); "
+        "`fanout status` reads only the queues' ApproximateAgeOfOldestMessage with it. DescribeStacks is "
+        "scoped to this stack's name; the trailing /* is the stack id CloudFormation assigns at creation.",
+        applies_to=[
+            "Resource::*",
+            RegexAppliesTo(regex=r"/^Resource::arn:.*:cloudformation:.*:stack\/.*\/\*$/"),
+        ],
+    )
+
+
 def _suppress(
     construct: IConstruct, rule: str, reason: str, *, applies_to: list[str | RegexAppliesTo] | None = None
 ) -> None:

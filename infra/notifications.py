@@ -25,6 +25,34 @@ from infra.router import Router, RouterProps
 from infra.settings import FanoutProps
 
 SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
+# Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
+SECRET_SUFFIX = "-??????"
+
+# What the operations CLI does (fanout/ops): `status` reads queue attributes, samples the queue's oldest
+# message (receive, then give back), reads the event source mapping and, when deployed, CloudWatch's
+# oldest-age metric; `dlq peek` receives from the DLQ and gives the messages back; `dlq redrive` sends to
+# the queue and deletes from the DLQ (client engine) or runs SQS's message move task (native engine);
+# `channel pause|resume` updates the mapping. `--stack` reads the stack's outputs.
+OPERATE_QUEUE_ACTIONS = (
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:SendMessage",
+)
+OPERATE_DLQ_ACTIONS = (
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:StartMessageMoveTask",
+    "sqs:ListMessageMoveTasks",
+    "sqs:CancelMessageMoveTask",
+)
+OPERATE_MAPPING_ACTIONS = ("lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping")
+OPERATE_STACK_ACTIONS = ("cloudformation:DescribeStacks",)
+OPERATE_METRIC_ACTIONS = ("cloudwatch:GetMetricStatistics",)  # no resource-level permission: "*"
 
 
 def lambda_code() -> lambda_.Code:
@@ -57,6 +85,8 @@ class FanoutNotifications(Construct):
         lambda_asset = code or lambda_code()
         stack = Stack.of(self)
         prefix = p.name_prefix or stack.stack_name.lower()
+        # Every fixed-name resource starts with this (queues here; alarms and dashboard read it too).
+        self.name_prefix = prefix
 
         tables = PlatformTables(
             self, "Platform", events_stream_arn=p.events_stream_arn, task_table_name=p.task_table_name
@@ -79,7 +109,8 @@ class FanoutNotifications(Construct):
                     name_prefix=prefix,
                     task_table_name=self.task_table.table_name,
                     ledger_table_name=self.ledger_table.table_name,
-                    github_token_secret_arn=p.github_token_secret_arn,
+                    # The consumer reads its default token secret by ARN or by name alike.
+                    github_token_secret_arn=p.github_token_secret_arn or p.github_token_secret_name,
                 ),
             )
             ledger.grant_consumer(pipeline.role)
@@ -123,7 +154,46 @@ class FanoutNotifications(Construct):
     def github_secret_arns(self) -> list[str]:
         """The default token secret plus the allowed per-repo secret ARN patterns."""
         arns = [self.props.github_token_secret_arn] if self.props.github_token_secret_arn else []
+        if self.props.github_token_secret_name:
+            arns.append(
+                Stack.of(self).format_arn(
+                    service="secretsmanager",
+                    resource="secret",
+                    resource_name=f"{self.props.github_token_secret_name}{SECRET_SUFFIX}",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            )
         return arns + list(self.props.github_token_secret_arn_patterns)
+
+    def grant_operate(self, grantee: iam.IGrantable) -> None:
+        """What the operations CLI needs against this deployment (status, dlq peek, dlq redrive, channel
+        pause|resume, with --stack), nothing more."""
+        stack = Stack.of(self)
+        statements = [
+            iam.PolicyStatement(
+                actions=list(OPERATE_QUEUE_ACTIONS),
+                resources=[p.queue.queue_arn for p in self.pipelines.values()],
+            ),
+            iam.PolicyStatement(
+                actions=list(OPERATE_DLQ_ACTIONS),
+                resources=[p.dlq.queue_arn for p in self.pipelines.values()],
+            ),
+            iam.PolicyStatement(
+                actions=list(OPERATE_MAPPING_ACTIONS),
+                resources=[p.event_source.event_source_mapping_arn for p in self.pipelines.values()],
+            ),
+            iam.PolicyStatement(
+                actions=list(OPERATE_STACK_ACTIONS),
+                resources=[
+                    stack.format_arn(
+                        service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*"
+                    )
+                ],
+            ),
+            iam.PolicyStatement(actions=list(OPERATE_METRIC_ACTIONS), resources=["*"]),
+        ]
+        for statement in statements:
+            grantee.grant_principal.add_to_principal_policy(statement)
 
     def _grant_secrets(self, channel: str, role: iam.IRole) -> None:
         if channel == registry.SLACK.name:

@@ -7,6 +7,13 @@ Context keys (in `cdk.json` or `cdk deploy -c key=value`):
 - `fanout:eventsStreamArn` + `fanout:taskTableName`: attach to an existing platform (both or neither).
 - `fanout:githubTokenSecretArn`, `fanout:githubTokenSecretArnPatterns` (comma-separated or a JSON list),
   `fanout:alarmEmail`, `fanout:alarmTopicArn`, `fanout:namePrefix`, `fanout:stackName`.
+- `fanout:githubTokenSecretName`: the default GitHub token secret by name, in the stack's own account and
+  region (instead of `githubTokenSecretArn`; the grant covers the name plus Secrets Manager's suffix).
+- `fanout:operatorRole` (true/false): also create a role holding exactly the operator policy
+  (`FanoutNotifications.grant_operate`), assumable by the account, output as `OperatorRoleArn`.
+
+`fanout:namePrefix` names every resource with a fixed name (queues, alarms, dashboard), so two stages
+deploy side by side in one account; it is checked here (characters, length).
 
 Defaults come from the channel registry; every channel's settings are validated by the registry, so an
 invalid value fails `cdk synth` with the registry's message. This module does not import aws_cdk.
@@ -15,6 +22,7 @@ invalid value fails `cdk synth` with the registry's message. This module does no
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +40,12 @@ CTX_ALARM_EMAIL = "fanout:alarmEmail"
 CTX_ALARM_TOPIC_ARN = "fanout:alarmTopicArn"
 CTX_NAME_PREFIX = "fanout:namePrefix"
 CTX_STACK_NAME = "fanout:stackName"  # read by app.py
+CTX_GITHUB_TOKEN_SECRET_NAME = "fanout:githubTokenSecretName"
+CTX_OPERATOR_ROLE = "fanout:operatorRole"
 GLOBAL_KEYS = frozenset(
     {
+        CTX_GITHUB_TOKEN_SECRET_NAME,
+        CTX_OPERATOR_ROLE,
         CTX_EVENTS_STREAM_ARN,
         CTX_TASK_TABLE_NAME,
         CTX_GITHUB_TOKEN_SECRET_ARN,
@@ -54,6 +66,12 @@ DEPLOYMENT_KEYS = frozenset({KEY_ENABLED, KEY_AGE_ALARM_S, KEY_API_BASE_URL})
 # The oldest-message alarm fires at this fraction of the channel's max age, so operators hear about a
 # stuck channel before its messages start to dead-letter by age.
 AGE_ALARM_FRACTION = 0.5
+
+# A fixed-name prefix: letters, digits and hyphens (what SQS, CloudWatch alarm and dashboard names all
+# accept), starting with a letter; short enough that `<prefix>-<channel>-dlq.fifo` stays within SQS's 80.
+NAME_PREFIX_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+NAME_PREFIX_MAX = 40
+SQS_NAME_MAX = 80
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
@@ -112,8 +130,16 @@ class FanoutProps:
     alarm_email: str | None = None
     alarm_topic_arn: str | None = None
     name_prefix: str | None = None
+    github_token_secret_name: str | None = None
+    operator_role: bool = False
 
     def __post_init__(self) -> None:
+        if self.name_prefix is not None:
+            check_name_prefix(self.name_prefix, [c.name for c in self.channels])
+        if self.github_token_secret_arn and self.github_token_secret_name:
+            raise InvalidChannelSettings(
+                f"set {CTX_GITHUB_TOKEN_SECRET_ARN} or {CTX_GITHUB_TOKEN_SECRET_NAME}, not both"
+            )
         if not self.channels:
             raise InvalidChannelSettings(
                 "no channel enabled: enable at least one of " + ", ".join(registry.CHANNELS)
@@ -177,7 +203,29 @@ class FanoutProps:
             alarm_email=_as_str(context.get(CTX_ALARM_EMAIL)),
             alarm_topic_arn=_as_str(context.get(CTX_ALARM_TOPIC_ARN)),
             name_prefix=_as_str(context.get(CTX_NAME_PREFIX)),
+            github_token_secret_name=_as_str(context.get(CTX_GITHUB_TOKEN_SECRET_NAME)),
+            operator_role=_as_bool(context.get(CTX_OPERATOR_ROLE, False), CTX_OPERATOR_ROLE),
         )
+
+
+def check_name_prefix(prefix: str, channels: Sequence[str] = tuple(registry.CHANNELS)) -> str:
+    """The prefix, or InvalidChannelSettings saying which rule it breaks."""
+    if not NAME_PREFIX_PATTERN.match(prefix):
+        raise InvalidChannelSettings(
+            f"{CTX_NAME_PREFIX}={prefix!r}: use letters, digits and hyphens, starting with a letter "
+            "(it starts every fixed resource name: queues, alarms, dashboard)"
+        )
+    if len(prefix) > NAME_PREFIX_MAX:
+        raise InvalidChannelSettings(
+            f"{CTX_NAME_PREFIX}={prefix!r} is {len(prefix)} characters long; at most {NAME_PREFIX_MAX}"
+        )
+    for channel in channels:
+        name = registry.dlq_name(prefix, channel)
+        if len(name) > SQS_NAME_MAX:
+            raise InvalidChannelSettings(
+                f"{CTX_NAME_PREFIX}={prefix!r}: queue name {name} exceeds SQS's {SQS_NAME_MAX} characters"
+            )
+    return prefix
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:

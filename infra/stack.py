@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from fanout import registry
-from infra.nag import suppress_acknowledged_findings
+from infra.nag import suppress_acknowledged_findings, suppress_operator_findings
 from infra.notifications import FanoutNotifications
 from infra.settings import FanoutProps
 
@@ -20,6 +21,7 @@ TASK_TABLE_NAME = "TaskTableName"
 EVENTS_TABLE_NAME = "EventsTableName"
 ALARM_TOPIC_ARN = "AlarmTopicArn"
 DASHBOARD_NAME = "DashboardName"
+OPERATOR_ROLE_ARN = "OperatorRoleArn"
 
 
 class FanoutStack(Stack):
@@ -37,6 +39,18 @@ class FanoutStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         resolved = props or FanoutProps.from_context(self.node.get_all_context())
         self.notifications = FanoutNotifications(self, "Fanout", props=resolved, code=code)
+        self.operator_role: iam.Role | None = None
+        if resolved.operator_role:
+            # Assumable by the account's principals that are allowed sts:AssumeRole on it; holds exactly
+            # what the operations CLI needs, so a rehearsal with it proves that policy is enough.
+            self.operator_role = iam.Role(
+                self,
+                "OperatorRole",
+                assumed_by=iam.AccountRootPrincipal(),
+                description="fanout operator: the operations CLI (status, dlq peek/redrive, channel pause/resume)",
+            )
+            self.notifications.grant_operate(self.operator_role)
+            suppress_operator_findings(self.operator_role)
         self._outputs()
         suppress_acknowledged_findings(self.notifications)
 
@@ -63,5 +77,7 @@ class FanoutStack(Stack):
         self._output(TASK_TABLE_NAME, n.task_table.table_name, "platform task table")
         self._output(EVENTS_TABLE_NAME, n.events_table.table_name, "platform task-events table")
         self._output(DASHBOARD_NAME, n.dashboard.dashboard_name, "CloudWatch dashboard")
+        if self.operator_role is not None:
+            self._output(OPERATOR_ROLE_ARN, self.operator_role.role_arn, "operator role (operations CLI)")
         if n.alarm_topic is not None:
             self._output(ALARM_TOPIC_ARN, n.alarm_topic.topic_arn, "alarm topic")

@@ -1,14 +1,27 @@
-"""The AWS-compatible endpoint: moto's server in-process on a free loopback port, or a given URL."""
+"""The AWS-compatible endpoint: moto's server in-process (IAM enforced), or a given URL.
+
+The runtime's own identity there (`admin`) deploys the stack, seeds data and reads the deployment back;
+the functions run with credentials from assuming their own roles (`assume`). In-process, the admin is an
+IAM user created before enforcement starts; at a given URL it is whoever the environment's credentials
+name. `account` (library use: tests, benchmarks) puts the run in an account of its own, so runs sharing an
+endpoint never see each other's stack.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import warnings
 from types import TracebackType
 from typing import Any
 
+from fanout.local import iam
+
 REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"  # moto's
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "fanout-local", "AWS_SECRET_ACCESS_KEY": "fanout-local"}
+ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 
 
 def use_local_aws_environment() -> None:
@@ -25,30 +38,82 @@ def use_local_aws_environment() -> None:
 class AwsEndpoint:
     """`with AwsEndpoint(url) as endpoint:` uses `url`, or starts moto's server when url is None."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, port: int = 0, account: str | None = None, enforce_iam: bool = True
+    ) -> None:
+        if account is not None and not ACCOUNT_PATTERN.match(account):
+            raise ValueError(f"account {account!r} is not 12 digits")
         self._given = url.rstrip("/") if url else None
+        self._port = port
         self._server: object | None = None
+        self._enforcing = False
+        self.enforce_iam = enforce_iam
+        self.account = account or DEFAULT_ACCOUNT
+        self._account_given = account is not None
         self.url = self._given or ""
+        self.admin: Any = None  # boto3.Session of the runtime's own identity
+        self.admin_credentials: iam.Credentials | None = None
 
     @property
     def in_process(self) -> bool:
         return self._given is None
 
+    @property
+    def iam_enforced(self) -> bool:
+        return self._enforcing
+
     def start(self) -> AwsEndpoint:
+        import boto3
+
         use_local_aws_environment()
         if self._given is None:
             from moto.server import ThreadedMotoServer
 
+            from fanout.local.emulator import moto_invoke
+
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call
-            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            # moto warns once per resource type it cannot create; the run's summary names them instead.
+            warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
+            moto_invoke.install()
+            iam.set_enforced(False)
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
             server.start()
             host, port = server.get_host_and_port()
             self._server = server
             self.url = f"http://{host}:{port}"
+        base = boto3.Session(region_name=REGION)
+        if self._account_given:
+            # A fresh account: its first identity comes from assuming a role there (the endpoint does not
+            # check it yet), as an organization's account-access role would.
+            entry = iam.assume(
+                base.client("sts", endpoint_url=self.url),
+                f"arn:aws:iam::{self.account}:role/fanout-local-entry",
+                "entry",
+            )
+            base = session_of(entry)
+        if self.in_process:
+            self.admin_credentials = iam.create_admin(base.client("iam", endpoint_url=self.url))
+            self.admin = session_of(self.admin_credentials)
+            if self.enforce_iam:
+                iam.set_enforced(True)
+                self._enforcing = True
+        else:
+            self.admin = base
         return self
+
+    def client(self, service: str) -> Any:
+        """A client of the runtime's own identity."""
+        return self.admin.client(service, endpoint_url=self.url, region_name=REGION)
+
+    def assume(self, role_arn: str, session_name: str) -> Any:
+        """A boto3 Session with the role's credentials (what Lambda gives a function)."""
+        return session_of(iam.assume(self.client("sts"), role_arn, session_name))
 
     def stop(self) -> None:
         server, self._server = self._server, None
+        if self._enforcing:
+            iam.set_enforced(False)
+            self._enforcing = False
         if server is not None:
             server.stop()  # type: ignore[attr-defined]
 
@@ -61,8 +126,14 @@ class AwsEndpoint:
         self.stop()
 
 
+def session_of(credentials: iam.Credentials) -> Any:
+    import boto3
+
+    return boto3.Session(region_name=REGION, **credentials.as_boto())
+
+
 def aws_client(endpoint_url: str, service: str) -> Any:
-    """A boto3 client for the local endpoint (the runtime's own clients, not a container's)."""
+    """A boto3 client for the local endpoint with the environment's credentials."""
     import boto3
 
     return boto3.client(service, endpoint_url=endpoint_url, region_name=REGION)  # type: ignore[call-overload]

@@ -19,6 +19,7 @@ from botocore.exceptions import EndpointConnectionError
 from rich.console import Console
 
 from fanout import registry
+from fanout.local.deploy import DeployError
 from fanout.local.events_file import EventsFileError, Step, event_count, load_events_file
 from fanout.local.fakes.faults import Fault, FaultSchedule
 from fanout.local.fakes.github import GitHubFake
@@ -28,6 +29,7 @@ from fanout.local.provision import PREFIX
 from fanout.local.report import build_report, summary_table, write_report
 from fanout.local.runtime import ChannelFactory, LocalRuntime, RuntimeConfig, StreamHandlerFactory
 from fanout.local.scenarios import ScenarioParams, SlackSeed, build_scenario
+from fanout.local.synth import SynthError
 
 EXIT_DRAINED = 0
 EXIT_TIMEOUT = 1
@@ -57,6 +59,10 @@ class RunOptions:
     channel_factories: Mapping[str, ChannelFactory] = field(default_factory=dict)
     stream_handler_factory: StreamHandlerFactory | None = None  # see RuntimeConfig
     slack_rate_per_s: float | None = None  # the Slack stand-in's posts/s per workspace (None: unlimited)
+    account: str | None = None  # an account of its own at the endpoint (see RuntimeConfig)
+    stand_in_ports: Mapping[str, int] = field(default_factory=dict)
+    port_salt: str = ""
+    extra_context: Mapping[str, Any] = field(default_factory=dict)
     show_progress: bool = True
     console: Console | None = None
 
@@ -153,6 +159,10 @@ def run_local(options: RunOptions) -> RunResult:
             channel_factories=options.channel_factories,
             stream_handler_factory=options.stream_handler_factory,
             slack_rate_per_s=options.slack_rate_per_s,
+            account=options.account,
+            stand_in_ports=options.stand_in_ports,
+            port_salt=options.port_salt,
+            extra_context=options.extra_context,
         )
     )
     stop = threading.Event()
@@ -163,6 +173,10 @@ def run_local(options: RunOptions) -> RunResult:
             runtime.start(plan.steps)
         except EndpointConnectionError as exc:
             raise BadInput(f"cannot reach the AWS endpoint: {exc}") from None
+        except SynthError as exc:  # nothing was deployed: the stack refused the local context
+            raise BadInput(f"cannot synthesize the stack: {exc}") from None
+        except DeployError as exc:
+            raise BadInput(f"cannot deploy the stack: {exc}") from None
         writer = runtime.writer(plan.steps)
         total_events = event_count(plan.steps)
 
@@ -175,11 +189,11 @@ def run_local(options: RunOptions) -> RunResult:
         thread = threading.Thread(target=writer.run, args=(stop,), name="writer", daemon=True)
         thread.start()
         with Progress(console, snapshot, enabled=options.show_progress) as progress:
-            while thread.is_alive() and time.monotonic() < deadline:
+            while thread.is_alive() and time.monotonic() < deadline and not runtime.denied:
                 progress.tick()
                 thread.join(0.25)
             finished_at = writer.state.finished_at
-            if finished_at is not None and writer.state.error is None:
+            if finished_at is not None and writer.state.error is None and not runtime.denied:
                 drained = runtime.wait_drained(finished_at, deadline, on_tick=progress.tick)
         stop.set()
         thread.join(timeout=5)
@@ -202,9 +216,31 @@ def run_local(options: RunOptions) -> RunResult:
         write_report(report, options.report_path)
     if options.show_progress:
         console.print(summary_table(report))
+        for line in summary_lines(report):
+            console.print(line, highlight=False, soft_wrap=True)
         if writer_error:
             console.print(f"[red]{writer_error}[/red]", highlight=False)
-    return RunResult(report, EXIT_DRAINED if drained else EXIT_TIMEOUT, runtime, dead_letters)
+    ok = drained and not runtime.denied
+    return RunResult(report, EXIT_DRAINED if ok else EXIT_TIMEOUT, runtime, dead_letters)
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """What the table does not show: the deployment, what it does not rehearse, any AccessDenied."""
+    local = report.get("local", {})
+    deployment = local.get("deployment") or {}
+    lines = []
+    if deployment:
+        lines.append(
+            f"stack {deployment.get('stack')} {deployment.get('action')} at {local.get('aws_endpoint')} "
+            f"(template {'cached' if deployment.get('synth_cached') else 'synthesized'}, "
+            f"synth {deployment.get('synth_s', 0):.1f} s, deploy {deployment.get('deploy_s', 0):.1f} s)"
+        )
+    missing = deployment.get("not_rehearsed") or {}
+    if missing:
+        listed = ", ".join(f"{kind} ({len(ids)})" for kind, ids in sorted(missing.items()))
+        lines.append(f"not rehearsed (the endpoint cannot create them): {listed}")
+    lines += local.get("access_denied") or []
+    return lines
 
 
 def _details(runtime: LocalRuntime, title: str, writer_error: str | None) -> dict[str, Any]:
@@ -219,6 +255,25 @@ def _details(runtime: LocalRuntime, title: str, writer_error: str | None) -> dic
         },
         "fifo_order_put_backs": {name: p.guard.released for name, p in runtime.pollers.items()},
         "writer_error": writer_error,
+        "access_denied": runtime.denials.lines(),
+        "iam_enforced": runtime.endpoint.iam_enforced,
+        "deployment": _deployment(runtime),
+        "router_given_up": list(stream.given_up) if stream else [],
+    }
+
+
+def _deployment(runtime: LocalRuntime) -> dict[str, Any]:
+    deployment, synthesized = runtime.deployment, runtime.synthesized
+    if deployment is None or synthesized is None:
+        return {}
+    return {
+        "stack": deployment.stack_name,
+        "action": deployment.action,
+        "not_rehearsed": deployment.not_created,
+        "synth_cached": synthesized.cached,
+        "synth_s": round(runtime.timings.get("synth_s", 0.0), 3),
+        "deploy_s": round(runtime.timings.get("deploy_s", 0.0), 3),
+        "template_key": synthesized.key,
     }
 
 

@@ -1,41 +1,44 @@
-"""The running pipeline: endpoint, stand-ins, provisioned resources, router and consumer pollers.
+"""The running pipeline: the deployed stack, stand-ins, and the functions' pollers and containers.
 
-`LocalRuntime` is the library object under `run_local`: start it, write steps, wait until drained,
-read the totals, stop it. Tests and the benchmark can also drive it directly.
+`LocalRuntime` is the library object under `run_local`: start it (synthesize, deploy, read back, run),
+write steps, wait until drained, read the totals, stop it. Tests and the benchmark can also drive it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fanout import registry
+from fanout.local import deploy
+from fanout.local.denials import Denials
+from fanout.local.deployed import DeployedFunction, DeployedStack, read_stack
 from fanout.local.emulator import containers
 from fanout.local.emulator.sqs import ChannelPoller, QueueSource
-from fanout.local.emulator.stream import StreamPoller
+from fanout.local.emulator.stream import OnFailure, StreamPoller
 from fanout.local.emulator.wakeups import VisibilityWakeups
-from fanout.local.endpoint import AwsEndpoint, aws_client
-from fanout.local.events_file import PutSecret, Step, slack_teams
+from fanout.local.endpoint import REGION, AwsEndpoint
+from fanout.local.events_file import Step
 from fanout.local.fakes.faults import FaultSchedule
 from fanout.local.fakes.github import GitHubFake
 from fanout.local.fakes.server import HttpFake
 from fanout.local.fakes.slack import SlackFake
+from fanout.local.local_context import local_context
 from fanout.local.provision import (
-    LOCAL_GITHUB_TOKEN,
+    DEFAULT_GITHUB_TOKEN_SECRET,
     PREFIX,
-    SLACK_SECRET_PREFIX,
     Resources,
     ensure_secret,
     existing_secrets,
-    local_slack_token,
-    provision,
-    token_from_secret,
 )
 from fanout.local.report import ChannelTotals
 from fanout.local.scenarios import SlackSeed
+from fanout.local.standins import STAND_INS, StandInOptions, given_secrets
+from fanout.local.synth import ROOT, Synthesized, synthesize
 from fanout.local.writer import Writer
 
 ChannelFactory = Callable[..., Any]
@@ -45,7 +48,15 @@ StreamHandlerFactory = Callable[
 ]
 DRAIN_CONFIRMATIONS = 3
 DRAIN_CHECK_S = 0.2
-ROUTER_TIMEOUT_S = 60.0
+MAPPING_CHECK_S = 1.0
+STAND_IN_PORTS = (20000, 40000)  # the range a checkout's stable stand-in ports are picked from
+
+
+def stable_port(channel: str, salt: str = "") -> int:
+    """The same port for a channel's stand-in on every run of this checkout, so the stand-in's URL in the
+    local context (and therefore the cached template) stays the same."""
+    low, high = STAND_IN_PORTS
+    return low + zlib.crc32(f"{ROOT}|{salt}|{channel}".encode()) % (high - low)
 
 
 @dataclass
@@ -64,77 +75,199 @@ class RuntimeConfig:
     # Library hook (the isolation benchmark's model of the earlier design): read the stream with this
     # handler instead of the router; no channel consumers run then, as nothing reaches their queues.
     stream_handler_factory: StreamHandlerFactory | None = None
+    # Library use: run in an account of its own at the endpoint (runs sharing an endpoint stay apart).
+    account: str | None = None
+    # The stand-ins' ports (0: any free port); by default a stable port per channel and checkout.
+    stand_in_ports: Mapping[str, int] = field(default_factory=dict)
+    port_salt: str = ""
+    endpoint_port: int = 0  # the in-process endpoint's port (0: any free port)
+    # Extra CDK context for the local synth (e.g. a test removing a grant through a supported key).
+    extra_context: Mapping[str, Any] = field(default_factory=dict)
+
+    def provider_url(self, channel: str) -> str | None:
+        """A base URL given for a channel instead of its stand-in."""
+        return {"slack": self.slack_url, "github": self.github_url}.get(channel)
 
 
 class LocalRuntime:
     def __init__(self, config: RuntimeConfig) -> None:
         self.config = config
-        self.endpoint = AwsEndpoint(config.aws_endpoint)
-        self.slack: SlackFake | None = (
-            None if config.slack_url else SlackFake(config.faults, rate_per_s=config.slack_rate_per_s)
-        )
-        self.github: GitHubFake | None = None if config.github_url else GitHubFake(config.faults)
+        self.endpoint = AwsEndpoint(config.aws_endpoint, port=config.endpoint_port, account=config.account)
+        options = StandInOptions(config.faults, config.slack_rate_per_s)
+        # One stand-in per channel that has one and no URL given (fanout/local/standins.py).
+        self.stand_ins: dict[str, Any] = {
+            name: STAND_INS[name].build(options)
+            for name in registry.CHANNELS
+            if name in STAND_INS and not config.provider_url(name)
+        }
         self._servers: list[HttpFake] = []
+        self.api_urls: dict[str, str] = {}
+        self.synthesized: Synthesized | None = None
+        self.deployment: deploy.Deployment | None = None
+        self.stack: DeployedStack | None = None
         self.resources: Resources | None = None
         self.stream: StreamPoller | None = None
         self.pollers: dict[str, ChannelPoller] = {}
         self.containers: dict[str, list[Any]] = {}
         self.counters: dict[str, containers.CallCounter] = {}
+        self.denials = Denials()
+        self.timings: dict[str, float] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sqs: Any = None
+        self._sessions: dict[str, Any] = {}
+
+    @property
+    def slack(self) -> SlackFake | None:
+        app = self.stand_ins.get("slack")
+        return app if isinstance(app, SlackFake) else None
+
+    @property
+    def github(self) -> GitHubFake | None:
+        app = self.stand_ins.get("github")
+        return app if isinstance(app, GitHubFake) else None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, steps: Sequence[Step]) -> None:
-        """Endpoint, resources, secrets, stand-ins and pollers; nothing of `steps` is written yet."""
+        """Synthesize, deploy, read back, seed secrets, start stand-ins and pollers; nothing of `steps`
+        is written yet. A context the stack rejects raises SynthError before anything is deployed."""
+        self.api_urls = self._start_stand_ins()
+        context = local_context(
+            self.config.prefix, self.api_urls, self.config.settings, extra=self.config.extra_context
+        )
+        clock = time.monotonic()
+        self.synthesized = synthesize(context, stack_name=self.config.prefix)
+        self.timings["synth_s"] = time.monotonic() - clock
+        clock = time.monotonic()
         self.endpoint.start()
-        url = self.endpoint.url
-        self.resources = provision(url, self.config.settings, prefix=self.config.prefix)
-        self._sqs = aws_client(url, "sqs")
+        self.deployment = self._deploy(self.synthesized)
+        self.timings["deploy_s"] = time.monotonic() - clock
+        self.stack = read_stack(
+            self.endpoint.client("lambda"),
+            self.endpoint.client("dynamodb"),
+            self.deployment.outputs,
+            dict(self.config.settings),
+            github_token_secret=DEFAULT_GITHUB_TOKEN_SECRET,
+        )
+        self.resources = Resources(**{**self.stack.resources.__dict__, "session": self.endpoint.admin})
+        self._sqs = self.endpoint.client("sqs")
         self._provide_secrets(steps)
         for seed in self.config.slack_seeds:
             if self.slack is not None:
                 self.slack.seed_message(seed.team, seed.channel, seed.ts, seed.text)
-        api_urls = self._start_fakes()
-        stream_factory = self.config.stream_handler_factory
-        self.stream = StreamPoller(
-            aws_client(url, "dynamodbstreams"),
-            self.resources.stream_arn,
-            stream_factory(url, self.resources, api_urls)
-            if stream_factory is not None
-            else containers.router_handler(url, self.resources),
-            function_name=f"{self.config.prefix}-{'stream-consumer' if stream_factory else 'router'}",
-            timeout_s=ROUTER_TIMEOUT_S,
-        )
-        self.stream.prime()
-        channels = {} if stream_factory is not None else self.resources.channels
-        for name, channel in channels.items():
-            self.counters[name] = containers.CallCounter()
-            wakeups = VisibilityWakeups()
-            handlers = self._containers(name, channel, api_urls[name], wakeups)
-            self.containers[name] = handlers
-            source = QueueSource(
-                channel=name,
-                queue_url=channel.queue_url,
-                queue_arn=channel.queue_arn,
-                batch_size=channel.settings.batch_size,
-                timeout_s=channel.settings.timeout_s,
-                function_name=f"{self.config.prefix}-{name}-consumer",
-            )
-            clients = [aws_client(url, "sqs") for _ in handlers]
-            self.pollers[name] = ChannelPoller(source, handlers, clients, wakeups)
-        self._spawn("stream-poller", self.stream.run, self._stop)
+        self._start_stream()
+        if self.config.stream_handler_factory is None:
+            for name, function in self.stack.consumers.items():
+                self._start_channel(name, function)
+        self._spawn("stream-poller", self.stream.run, self._stop)  # type: ignore[union-attr]
         for poller in self.pollers.values():
             poller.start(self._stop)
+        self._spawn("mapping-watch", self._watch_mappings, self._stop)
+
+    def _deploy(self, synthesized: Synthesized) -> deploy.Deployment:
+        account, admin = self.endpoint.account, self.endpoint.client
+        deploy.bootstrap(admin("s3"), admin("ssm"), account, REGION)
+        deploy.publish(admin("s3"), synthesized.assets, account, REGION)
+        return deploy.deploy(admin("cloudformation"), synthesized)
+
+    def _session(self, function: DeployedFunction) -> Any:
+        """The function's role, assumed as Lambda assumes it (one session per function)."""
+        if function.name not in self._sessions:
+            self._sessions[function.name] = self.endpoint.assume(function.role_arn, function.name[-60:])
+        return self._sessions[function.name]
+
+    def _client(self, function: DeployedFunction, service: str) -> Any:
+        client = containers.session_client(self._session(function), self.endpoint.url, service)
+        self.denials.watch(client, function.name)
+        return client
+
+    def _start_stream(self) -> None:
+        assert self.stack is not None and self.resources is not None
+        router = self.stack.router
+        mapping = router.mapping
+        factory = self.config.stream_handler_factory
+        handler = (
+            factory(self.endpoint.url, self.resources, self.api_urls)
+            if factory is not None
+            else containers.router_handler(router.environment, self._client(router, "sqs"))
+        )
+        on_failure = None
+        if mapping.on_failure_arn:
+            on_failure = OnFailure(
+                sqs=self._client(router, "sqs"),
+                queue_url=self._queue_url(mapping.on_failure_arn),
+                function_arn=router.arn,
+            )
+        self.stream = StreamPoller(
+            self._client(router, "dynamodbstreams"),
+            self.resources.stream_arn,
+            handler,
+            function_name=router.name,
+            timeout_s=router.timeout_s,
+            batch_size=mapping.batch_size,
+            mapping=mapping,
+            on_failure=on_failure,
+        )
+        self.stream.prime()
+
+    def _queue_url(self, arn: str) -> str:
+        parts = arn.split(":")
+        return str(self._sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"])
+
+    def _start_channel(self, name: str, function: DeployedFunction) -> None:
+        from consumers.runtime.settings import load_settings
+
+        assert self.resources is not None
+        mapping = function.mapping
+        self.counters[name] = containers.CallCounter()
+        wakeups = VisibilityWakeups()
+        session = self._session(function)
+        factory = self.config.channel_factories.get(name) or containers.factory_for_handler(function.handler)
+        handlers = containers.consumer_containers(
+            self.endpoint.url,
+            load_settings(function.environment),  # the deployed environment, as Lambda gives it
+            session,
+            self.counters[name],
+            max(1, mapping.max_concurrency or 1),
+            factory=factory,
+            wakeups=wakeups,
+            watch=lambda client: self.denials.watch(client, function.name),
+        )
+        self.containers[name] = handlers
+        channel = self.resources.channels[name]
+        source = QueueSource(
+            channel=name,
+            queue_url=channel.queue_url,
+            queue_arn=mapping.source_arn,
+            batch_size=mapping.batch_size,
+            timeout_s=function.timeout_s,
+            function_name=function.name,
+            report_item_failures=mapping.report_item_failures,
+            batching_window_s=mapping.batching_window_s,
+            mapping_uuid=mapping.uuid,
+        )
+        clients = [self._client(function, "sqs") for _ in handlers]  # the mapping reads with the role
+        self.pollers[name] = ChannelPoller(source, handlers, clients, wakeups)
+
+    def _watch_mappings(self, stop: threading.Event) -> None:
+        """Enabled or disabled, as `fanout channel pause|resume` sets the deployed mapping."""
+        lam = self.endpoint.client("lambda")
+        while not stop.wait(MAPPING_CHECK_S):
+            for poller in list(self.pollers.values()):
+                try:
+                    state = lam.get_event_source_mapping(UUID=poller.source.mapping_uuid).get("State")
+                except Exception:  # the endpoint is going away: keep the last state
+                    continue
+                poller.paused = state in {"Disabled", "Disabling"}
 
     def writer(self, steps: Sequence[Step]) -> Writer:
         assert self.resources is not None, "start() first"
         return Writer(
             steps,
-            endpoint_url=self.endpoint.url,
             resources=self.resources,
-            dynamodb=aws_client(self.endpoint.url, "dynamodb"),
-            sqs=aws_client(self.endpoint.url, "sqs"),
+            dynamodb=self.endpoint.client("dynamodb"),
+            sqs=self.endpoint.client("sqs"),
+            secrets=self.endpoint.client("secretsmanager"),
             clock=time.time,
         )
 
@@ -165,6 +298,10 @@ class LocalRuntime:
         )["Attributes"]
         return sum(int(v) for v in attributes.values())
 
+    @property
+    def denied(self) -> bool:
+        return self.denials.event.is_set()
+
     def idle(self, since: float) -> bool:
         """Stream consumed (a poll started after `since` found nothing), no invocation running, and
         every channel queue empty (nothing visible, in flight or delayed)."""
@@ -176,7 +313,7 @@ class LocalRuntime:
 
     def wait_drained(self, since: float, deadline: float, on_tick: Callable[[], None] | None = None) -> bool:
         confirmations = 0
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.denied:
             if on_tick is not None:
                 on_tick()
             confirmations = confirmations + 1 if self.idle(since) else 0
@@ -231,69 +368,38 @@ class LocalRuntime:
         thread.start()
         self._threads.append(thread)
 
-    def _start_fakes(self) -> dict[str, str]:
+    def _start_stand_ins(self) -> dict[str, str]:
+        """Serve each stand-in; every channel's API base URL (stand-in, given URL or registry default)."""
         urls: dict[str, str] = {}
-        if self.slack is not None:
-            server = HttpFake(self.slack).start()
+        for name, app in self.stand_ins.items():
+            port = self.config.stand_in_ports.get(name, stable_port(name, self.config.port_salt))
+            try:
+                server = HttpFake(app, port=port).start()
+            except OSError:  # taken (another run): any free port, at the price of a synth
+                server = HttpFake(app).start()
             self._servers.append(server)
-            urls["slack"] = f"{server.url}/api"
-        else:
-            urls["slack"] = str(self.config.slack_url)
-        if self.github is not None:
-            server = HttpFake(self.github).start()
-            self._servers.append(server)
-            urls["github"] = server.url
-        else:
-            urls["github"] = str(self.config.github_url)
+            urls[name] = f"{server.url}{STAND_INS[name].api_path}"
         for name in registry.CHANNELS:
-            urls.setdefault(name, registry.get(name).api_base_url)
+            urls.setdefault(name, self.config.provider_url(name) or registry.get(name).api_base_url)
         return urls
 
-    def _containers(self, name: str, channel: Any, api_url: str, wakeups: VisibilityWakeups) -> list[Any]:
-        assert self.resources is not None
-        count = max(1, channel.settings.max_concurrency)
-        factory = self.config.channel_factories.get(name)
-        return containers.consumer_containers(
-            self.endpoint.url,
-            self.resources,
-            channel,
-            api_url,
-            self.counters[name],
-            count,
-            factory=factory,
-            wakeups=wakeups,
-        )
-
     def _provide_secrets(self, steps: Sequence[Step]) -> None:
-        """A local token per Slack workspace and the default GitHub token, unless the input has one;
-        every token the input provides, and every token a reused endpoint already holds (messages of an
-        earlier run may still be queued for its workspaces), is known to the stand-ins."""
-        assert self.resources is not None
-        if self.slack is not None or self.github is not None:
-            self._know_existing_tokens()
-        given = {step.name: step.value for step in steps if isinstance(step, PutSecret)}
-        for team in slack_teams(steps):
-            name = f"{SLACK_SECRET_PREFIX}{team}"
-            if name not in given:
-                ensure_secret(self.endpoint.url, name, local_slack_token(team))
-                if self.slack is not None:
-                    self.slack.register_token(local_slack_token(team), team)
-        default = self.resources.github_token_secret
-        if default not in given:
-            ensure_secret(self.endpoint.url, default, LOCAL_GITHUB_TOKEN)
-            if self.github is not None:
-                self.github.register_token(LOCAL_GITHUB_TOKEN)
-        for name, value in given.items():
-            self._know_token(name, value)
-
-    def _know_existing_tokens(self) -> None:
-        for name, value in existing_secrets(self.endpoint.url).items():
-            self._know_token(name, value)
-
-    def _know_token(self, secret_name: str, value: str) -> None:
-        if secret_name.startswith(SLACK_SECRET_PREFIX):
-            if self.slack is not None:
-                team = secret_name[len(SLACK_SECRET_PREFIX) :]
-                self.slack.register_token(token_from_secret(value, "bot_token"), team)
-        elif self.github is not None:
-            self.github.register_token(token_from_secret(value, "token"))
+        """Each channel's local secrets unless the input has them; every token the input provides, and
+        every token a reused endpoint already holds (messages of an earlier run may still be queued), is
+        known to the stand-ins."""
+        secrets = self.endpoint.client("secretsmanager")
+        given = given_secrets(steps)
+        known = existing_secrets(secrets) if self.stand_ins else {}
+        for name in registry.CHANNELS:
+            stand_in = STAND_INS.get(name)
+            if stand_in is None:
+                continue
+            for secret, value in stand_in.default_secrets(steps).items():
+                if secret not in given:
+                    ensure_secret(secrets, secret, value)
+                    known[secret] = value
+        known.update(given)
+        for secret, value in known.items():
+            for name, app in self.stand_ins.items():
+                if STAND_INS[name].learn_secret(app, secret, value):
+                    break

@@ -30,14 +30,14 @@ class Writer:
         self,
         steps: Sequence[Step],
         *,
-        endpoint_url: str,
         resources: Resources,
         dynamodb: Any,
         sqs: Any,
+        secrets: Any,
         clock: Callable[[], float],
     ) -> None:
         self._steps = list(steps)
-        self._endpoint_url = endpoint_url
+        self._secrets = secrets
         self._resources = resources
         self._ddb = dynamodb
         self._sqs = sqs
@@ -72,7 +72,7 @@ class Writer:
             self._ddb.put_item(TableName=self._resources.events_table, Item=to_item(item))
             self.state.events_written += 1
         elif isinstance(step, PutSecret):
-            ensure_secret(self._endpoint_url, step.name, step.value)
+            ensure_secret(self._secrets, step.name, step.value)
         elif isinstance(step, QueueMessage):
             self._sqs.send_message(
                 QueueUrl=self._resources.channels[step.channel].queue_url,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -70,15 +72,33 @@ def github_api(served: Callable[[Any], str]) -> Callable[..., tuple[GitHubFake, 
     return make
 
 
+def fresh_account() -> str:
+    """An account of its own at the endpoint: runs in one test process never see each other's stack."""
+    return f"{random.randrange(10**11, 10**12):012d}"
+
+
+def local_options(**fields: Any) -> RunOptions:
+    """A run as `fanout local run` does it (in-process endpoint, IAM enforced, stack fanout-local), in an
+    account of its own, with this test worker's stand-in ports (so its cached template is reused)."""
+    options = RunOptions(
+        account=fresh_account(),
+        port_salt=os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        params=FAST,
+        timeout_s=90,
+        show_progress=False,
+    )
+    for name, value in fields.items():
+        setattr(options, name, value)
+    return options
+
+
 @pytest.fixture
-def run_scenario(moto_endpoint: str, unique_name: Callable[[str], str]) -> Callable[..., RunResult]:
-    """Factory: one whole local run against the shared moto server, isolated by a unique prefix."""
+def run_scenario() -> Callable[..., RunResult]:
+    """Factory: one whole local run through the deployed stack (see local_options)."""
 
     def run(scenario: str = "happy", **overrides: Any) -> RunResult:
-        options = RunOptions(
+        options = local_options(
             scenario=scenario,
-            aws_endpoint=moto_endpoint,
-            prefix=unique_name("fl"),
             params=FAST,
             timeout_s=90,
             show_progress=False,

@@ -3,36 +3,27 @@ message back with the client engine, and the next run delivers it exactly once."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-import boto3
 
 from fanout import registry
 from fanout.dynamo import to_item
-from fanout.local.provision import table_names
-from fanout.local.runner import RunOptions, RunResult, run_local
+from fanout.local.runner import RunResult, run_local
 from fanout.local.scenarios import GONE_CHANNEL, TEAM
 from fanout.ops.filters import RedriveFilter
 from fanout.ops.redrive_client import redrive_client
 
-from .conftest import FAST
+from .conftest import fresh_account, local_options
 
 FIXED_CHANNEL = "CRESTORED"
 
 
-def test_poison_then_fix_then_redrive_delivers_once(
-    moto_endpoint: str, unique_name: Callable[[str], str]
-) -> None:
-    prefix = unique_name("redrive")
+def test_poison_then_fix_then_redrive_delivers_once(moto_endpoint: str) -> None:
+    """Both runs deploy the same stack (fanout-local, the second updates it) in one account of the
+    shared endpoint; the operator's calls go through the stack's outputs as in AWS."""
+    account = fresh_account()
 
     def run(**overrides: Any) -> RunResult:
-        options = RunOptions(
-            aws_endpoint=moto_endpoint, prefix=prefix, params=FAST, timeout_s=90, show_progress=False
-        )
-        for name, value in overrides.items():
-            setattr(options, name, value)
-        return run_local(options)
+        return run_local(local_options(aws_endpoint=moto_endpoint, account=account, **overrides))
 
     poisoned = run(scenario="poison")
     assert poisoned.exit_code == 0
@@ -43,9 +34,11 @@ def test_poison_then_fix_then_redrive_delivers_once(
     gone = [m for m in poisoned.slack.messages() if m.channel == GONE_CHANNEL] if poisoned.slack else []
     assert gone == []
 
-    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
-    dlq = sqs.get_queue_url(QueueName=registry.dlq_name(prefix, "slack"))["QueueUrl"]
-    queue = sqs.get_queue_url(QueueName=registry.queue_name(prefix, "slack"))["QueueUrl"]
+    outputs = poisoned.runtime.deployment.outputs if poisoned.runtime.deployment else {}
+    session = poisoned.runtime.endpoint.admin  # the account's own identity
+    sqs = session.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
+    dlq = outputs[registry.output_key("slack", registry.OUTPUT_DLQ_URL)]
+    queue = outputs[registry.output_key("slack", registry.OUTPUT_QUEUE_URL)]
 
     # The fix, made before the redrive as an operator would: the task's Slack channel was archived and
     # replaced, and its record now names the new one.
@@ -57,8 +50,8 @@ def test_poison_then_fix_then_redrive_delivers_once(
         "channel_source": "slack",
         "channel_metadata": {"slack_team_id": TEAM, "slack_channel_id": FIXED_CHANNEL},
     }
-    dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
-    dynamodb.put_item(TableName=table_names(prefix)[0], Item=to_item(fixed_task))
+    dynamodb = session.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    dynamodb.put_item(TableName=outputs["TaskTableName"], Item=to_item(fixed_task))
     dry = redrive_client(sqs, dlq, queue, RedriveFilter(reason="terminal:"), dry_run=True)
     assert (dry.matched, dry.moved) == (1, 0)
     moved = redrive_client(sqs, dlq, queue, RedriveFilter(reason="terminal:"))

@@ -12,7 +12,7 @@ import pytest
 from fanout.local.runner import RunOptions, RunResult, run_local
 from fanout.local.scenarios import GONE_CHANNEL, MENTION_TS, TEAM
 
-from .conftest import FAST
+from .conftest import FAST, local_options
 
 # What users must see after the happy workload (channel -> texts' first words, oldest first).
 SLACK_EXPECTED = {
@@ -24,17 +24,9 @@ SLACK_POSTS = 10  # 3 + 4 + 3 lifecycle messages, two of each thread's deleted b
 
 
 @pytest.fixture(scope="session")
-def happy(moto_endpoint: str) -> RunResult:
+def happy() -> RunResult:
     """The healthy run every fault scenario is compared with."""
-    options = RunOptions(
-        scenario="happy",
-        aws_endpoint=moto_endpoint,
-        prefix=f"fl-happy-{uuid.uuid4().hex[:8]}",
-        params=FAST,
-        timeout_s=90,
-        show_progress=False,
-    )
-    return run_local(options)
+    return run_local(local_options(scenario="happy"))
 
 
 def slack_state(result: RunResult) -> dict[str, list[str]]:

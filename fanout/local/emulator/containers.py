@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
 from fanout import registry
 from fanout.local.emulator.wakeups import VisibilityWakeups
-from fanout.local.endpoint import aws_client
+from fanout.local.endpoint import REGION
 from fanout.local.fakes.server import CONTAINER_HEADER
 from fanout.local.provision import ChannelResources, Resources
 
@@ -57,14 +57,33 @@ class CountingTransport(httpx.BaseTransport):
         self._inner.close()
 
 
-def router_handler(endpoint_url: str, resources: Resources) -> Handler:
-    from fanout.router.handler import make_handler
-    from fanout.router.settings import RouterSettings
+def session_client(session: Any, endpoint_url: str, service: str) -> Any:
+    """A client of `session` (an identity at the endpoint) with the Lambda runtime's client config."""
+    from consumers.runtime.clients import AWS_CONFIG
 
-    queue_urls = {name: channel.queue_url for name, channel in resources.channels.items()}
-    handler: Handler = make_handler(
-        RouterSettings(queue_urls=queue_urls), sqs=aws_client(endpoint_url, "sqs")
+    return session.client(service, endpoint_url=endpoint_url, region_name=REGION, config=AWS_CONFIG)
+
+
+def function_clients(
+    session: Any, endpoint_url: str, transport: httpx.BaseTransport | None = None
+) -> Any:  # Clients
+    """What `default_clients` gives a Lambda container, with the function's own credentials."""
+    from consumers.runtime.clients import HTTP_TIMEOUT, Clients
+
+    return Clients(
+        sqs=session_client(session, endpoint_url, "sqs"),
+        dynamodb=session_client(session, endpoint_url, "dynamodb"),
+        secrets=session_client(session, endpoint_url, "secretsmanager"),
+        http=httpx.Client(timeout=HTTP_TIMEOUT, transport=transport),
     )
+
+
+def router_handler(environment: Mapping[str, str], sqs: Any) -> Handler:
+    """The router as deployed: its settings from the deployed environment."""
+    from fanout.router.handler import make_handler
+    from fanout.router.settings import load_settings
+
+    handler: Handler = make_handler(load_settings(environment), sqs=sqs)
     return handler
 
 
@@ -90,6 +109,14 @@ def consumer_settings(
     )
 
 
+def factory_for_handler(handler: str) -> Callable[..., Any]:
+    """The registry channel whose consumer handler is `handler` (what Lambda would import)."""
+    for spec in registry.CHANNELS.values():
+        if spec.handler == handler:
+            return channel_factory(spec.name)
+    raise LookupError(f"no registry channel has the deployed handler {handler!r}")
+
+
 def channel_factory(channel: str) -> Callable[..., Any]:
     module_name, _, attribute = registry.get(channel).channel_factory.rpartition(".")
     factory: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
@@ -98,27 +125,28 @@ def channel_factory(channel: str) -> Callable[..., Any]:
 
 def consumer_containers(
     endpoint_url: str,
-    resources: Resources,
-    channel: ChannelResources,
-    api_base_url: str,
+    settings: Any,  # ConsumerSettings
+    session: Any,
     counter: CallCounter,
     count: int,
     *,
-    factory: Callable[..., Any] | None = None,
+    factory: Callable[..., Any],
     wakeups: VisibilityWakeups | None = None,
+    watch: Callable[[Any], None] | None = None,
 ) -> list[Any]:
-    """`count` ConsumerHandler instances (containers) for one channel (`factory`: the registry's by
-    default); `wakeups` hears of the visibility timeouts they set."""
-    from consumers.runtime.clients import default_clients
+    """`count` ConsumerHandler instances (containers) for one channel, each with its own clients of the
+    function's identity (`session`); `wakeups` hears of the visibility timeouts they set, `watch` sees
+    every AWS client they use."""
     from consumers.runtime.lambda_entry import make_handler
 
-    settings = consumer_settings(resources, channel, api_base_url)
-    factory = factory or channel_factory(channel.name)
     containers = []
     for index in range(count):
-        transport = CountingTransport(f"{channel.name}-{index}", counter)
-        clients = default_clients(endpoint_url=endpoint_url, transport=transport)
+        transport = CountingTransport(f"{settings.channel}-{index}", counter)
+        clients = function_clients(session, endpoint_url, transport)
         if wakeups is not None:
             wakeups.watch(clients.sqs)
+        if watch is not None:
+            for client in (clients.sqs, clients.dynamodb, clients.secrets):
+                watch(client)
         containers.append(make_handler(factory, settings, clients))
     return containers

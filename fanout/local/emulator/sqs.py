@@ -59,6 +59,10 @@ class QueueSource:
     batch_size: int
     timeout_s: float
     function_name: str
+    # The deployed mapping's settings (fanout/local/deployed.py).
+    report_item_failures: bool = True  # without it Lambda ignores the response: no error, all deleted
+    batching_window_s: float = 0.0  # gather up to this long for a full batch
+    mapping_uuid: str = ""
 
 
 class ChannelPoller:
@@ -80,6 +84,7 @@ class ChannelPoller:
         self.stats = PollerStats()
         self.guard = FifoOrderGuard()
         self._threads: list[threading.Thread] = []
+        self.paused = False  # the deployed mapping is disabled (`fanout channel pause`)
 
     def start(self, stop: threading.Event) -> None:
         for index, (handler, sqs) in enumerate(zip(self._handlers, self._sqs, strict=True)):
@@ -100,17 +105,14 @@ class ChannelPoller:
     def _work(self, handler: Handler, sqs: Any, stop: threading.Event) -> None:
         idle = 0
         while not stop.is_set():
-            try:
-                messages = sqs.receive_message(
-                    QueueUrl=self.source.queue_url,
-                    MaxNumberOfMessages=self.source.batch_size,
-                    AttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                    WaitTimeSeconds=0,
-                ).get("Messages", [])
-            except Exception as exc:
-                self.stats.errors.append(f"receive failed: {exc!r}")
-                messages = []
+            if self.paused:
+                stop.wait(IDLE_POLL_S[-1])
+                continue
+            messages = self._receive(sqs, self.source.batch_size)
+            window_ends = time.monotonic() + self.source.batching_window_s
+            while messages and len(messages) < self.source.batch_size and time.monotonic() < window_ends:
+                stop.wait(min(IDLE_POLL_S[0], max(0.0, window_ends - time.monotonic())))
+                messages += self._receive(sqs, self.source.batch_size - len(messages))
             if not messages:
                 idle = self._idle_wait(stop, idle)
                 continue
@@ -120,6 +122,20 @@ class ChannelPoller:
                 self._put_back(sqs, released)
             if admitted:
                 self.invoke(handler, sqs, admitted)
+
+    def _receive(self, sqs: Any, count: int) -> list[dict[str, Any]]:
+        try:
+            messages: list[dict[str, Any]] = sqs.receive_message(
+                QueueUrl=self.source.queue_url,
+                MaxNumberOfMessages=count,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+        except Exception as exc:
+            self.stats.errors.append(f"receive failed: {exc!r}")
+            return []
+        return messages
 
     def _idle_wait(self, stop: threading.Event, idle: int) -> int:
         """Wait before the next poll: the idle backoff, or less when a message becomes visible again
@@ -143,7 +159,7 @@ class ChannelPoller:
             context = LambdaContext(self.source.function_name, self.source.timeout_s)
             try:
                 response = handler({"Records": records}, context)
-                failed = _failed_ids(response, records)
+                failed = _failed_ids(response, records) if self.source.report_item_failures else set()
             except Exception as exc:  # a crashed invocation: every message waits for its visibility
                 error = f"handler raised {exc!r}"
                 failed = {r["messageId"] for r in records}

@@ -2,16 +2,21 @@
 
 Lambda's semantics for a DynamoDB stream with ReportBatchItemFailures: records before the lowest failed
 sequence number are checkpointed; the batch is retried from the failed record; a handler error (or an
-unusable itemIdentifier) retries the whole batch.
+unusable itemIdentifier) retries the whole batch. With the deployed mapping's settings: a batch that
+keeps failing is split in half (bisect), and once its retry attempts or its maximum record age are
+exhausted, Lambda's on-failure record (the batch's shard and sequence numbers) goes to the on-failure
+queue and the shard moves past it.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fanout.local.emulator.context import LambdaContext
@@ -38,6 +43,16 @@ class _Shard:
     iterator: str | None
     checkpoint: str | None = None  # the last sequence number handled
     failures_in_a_row: int = 0
+    limit: int | None = None  # a bisected batch's size
+
+
+@dataclass(frozen=True)
+class OnFailure:
+    """Where a given-up batch is described: an SQS queue, sent with the function's role (as Lambda does)."""
+
+    sqs: Any
+    queue_url: str
+    function_arn: str
 
 
 class StreamPoller:
@@ -50,6 +65,8 @@ class StreamPoller:
         function_name: str = "fanout-local-router",
         timeout_s: float = 60.0,
         batch_size: int = BATCH_SIZE,
+        mapping: Any = None,  # DeployedMapping: retries, age, bisect
+        on_failure: OnFailure | None = None,
     ) -> None:
         self._streams = streams
         self._arn = stream_arn
@@ -57,6 +74,11 @@ class StreamPoller:
         self._function_name = function_name
         self._timeout_s = timeout_s
         self._batch_size = batch_size
+        self._retry_attempts: int | None = getattr(mapping, "retry_attempts", None)
+        self._max_age_s: int | None = getattr(mapping, "max_record_age_s", None)
+        self._bisect = bool(getattr(mapping, "bisect", False))
+        self._on_failure = on_failure
+        self.given_up: list[dict[str, Any]] = []  # the on-failure records sent
         self._shards: dict[str, _Shard] = {}
         self.stats = StreamStats()
         self._idle_since: float | None = None  # start time of the latest poll that found nothing
@@ -106,7 +128,9 @@ class StreamPoller:
     def _poll_shard(self, shard: _Shard) -> tuple[int, bool]:
         if shard.iterator is None:
             return 0, True
-        response = self._streams.get_records(ShardIterator=shard.iterator, Limit=self._batch_size)
+        response = self._streams.get_records(
+            ShardIterator=shard.iterator, Limit=shard.limit or self._batch_size
+        )
         records = response.get("Records", [])
         if not records:
             shard.iterator = response.get("NextShardIterator")
@@ -118,6 +142,7 @@ class StreamPoller:
             shard.iterator = response.get("NextShardIterator")
             shard.checkpoint = records[-1]["dynamodb"]["SequenceNumber"]
             shard.failures_in_a_row = 0
+            shard.limit = None
             self.stats.records += len(records)
             return len(records), False
         done = records[:failed_at]
@@ -125,7 +150,22 @@ class StreamPoller:
         if done:
             shard.checkpoint = done[-1]["dynamodb"]["SequenceNumber"]
         self.stats.replays += 1
-        shard.failures_in_a_row += 1
+        shard.failures_in_a_row = 1 if done else shard.failures_in_a_row + 1
+        failing = records[failed_at:]
+        condition = self._exhausted(shard, failing[0])
+        if condition is not None:
+            self._give_up(shard, failing, condition)
+            shard.iterator = self._streams.get_shard_iterator(
+                StreamArn=self._arn,
+                ShardId=shard.shard_id,
+                ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                SequenceNumber=failing[-1]["dynamodb"]["SequenceNumber"],
+            )["ShardIterator"]
+            shard.failures_in_a_row = 0
+            shard.limit = None
+            return len(records), False
+        if self._bisect and failed_at == 0 and len(records) > 1:
+            shard.limit = max(1, len(records) // 2)
         time.sleep(REPLAY_BACKOFF_S[min(shard.failures_in_a_row, len(REPLAY_BACKOFF_S)) - 1])
         shard.iterator = self._streams.get_shard_iterator(
             StreamArn=self._arn,
@@ -134,6 +174,61 @@ class StreamPoller:
             SequenceNumber=records[failed_at]["dynamodb"]["SequenceNumber"],
         )["ShardIterator"]
         return len(done), False
+
+    def _exhausted(self, shard: _Shard, first: dict[str, Any]) -> str | None:
+        """Lambda's condition for giving a failing batch up, or None to retry it."""
+        if self._retry_attempts is not None and shard.failures_in_a_row > self._retry_attempts:
+            return "RetryAttemptsExhausted"
+        created = first.get("dynamodb", {}).get("ApproximateCreationDateTime")
+        if self._max_age_s is not None and isinstance(created, datetime):
+            if time.time() - created.timestamp() > self._max_age_s:
+                return "RecordAgeExceeded"
+        return None
+
+    def _give_up(self, shard: _Shard, records: list[dict[str, Any]], condition: str) -> None:
+        """Lambda's on-failure record for a DynamoDB stream batch, sent to the on-failure queue."""
+
+        def arrival(record: dict[str, Any]) -> str | None:
+            created = record.get("dynamodb", {}).get("ApproximateCreationDateTime")
+            return (
+                created.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                if isinstance(created, datetime)
+                else None
+            )
+
+        document = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self._on_failure.function_arn if self._on_failure else self._function_name,
+                "condition": condition,
+                "approximateInvokeCount": shard.failures_in_a_row,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "DDBStreamBatchInfo": {
+                "shardId": shard.shard_id,
+                "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": arrival(records[0]),
+                "approximateArrivalOfLastRecord": arrival(records[-1]),
+                "batchSize": len(records),
+                "streamArn": self._arn,
+            },
+        }
+        self.given_up.append(document)
+        if self._on_failure is None:
+            self.stats.errors.append(
+                f"gave up {len(records)} records ({condition}) with no on-failure destination"
+            )
+            return
+        self._on_failure.sqs.send_message(
+            QueueUrl=self._on_failure.queue_url, MessageBody=json.dumps(document)
+        )
 
     def _invoke(self, event: dict[str, Any], records: list[dict[str, Any]]) -> int | None:
         """Index of the record to replay from, or None when the whole batch succeeded."""
