@@ -129,7 +129,12 @@ class AwsEndpoint:
 def session_of(credentials: iam.Credentials) -> Any:
     import boto3
 
-    return boto3.Session(region_name=REGION, **credentials.as_boto())
+    return boto3.Session(
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=credentials.session_token,
+        region_name=REGION,
+    )
 
 
 def aws_client(endpoint_url: str, service: str) -> Any:

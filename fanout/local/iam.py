@@ -32,6 +32,7 @@ BATCH_ACTIONS = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
+RESOLVER = "_determine_resource"
 _lock = threading.Lock()
 _installed = False
 # Identities allowed to assume a role whose trust names an AWS service: the runtime's admin, which
@@ -98,17 +99,21 @@ def install() -> None:
         from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
         from moto.secretsmanager.responses import SecretsManagerResponse
 
-        DynamoHandler._determine_resource = _dynamodb_resource
-        DynamoDBStreamsHandler._determine_resource = _stream_resource
-        SecretsManagerResponse._determine_resource = _secret_resource
-        LambdaResponse._determine_resource = _lambda_resource
-        CloudFormationResponse._determine_resource = _stack_resource
+        resolvers: list[tuple[type, Any]] = [
+            (DynamoHandler, _dynamodb_resource),
+            (DynamoDBStreamsHandler, _stream_resource),
+            (SecretsManagerResponse, _secret_resource),
+            (LambdaResponse, _lambda_resource),
+            (CloudFormationResponse, _stack_resource),
+        ]
+        for response_class, resolver in resolvers:
+            setattr(response_class, RESOLVER, resolver)  # moto's BaseResponse.call_action asks for it
         original = IAMRequestBase._check_role_trust_relationship
 
         def trusted(self: Any, role_arn: str) -> bool:
             return _trusts(self, role_arn) or bool(original(self, role_arn))
 
-        IAMRequestBase._check_role_trust_relationship = trusted
+        IAMRequestBase._check_role_trust_relationship = trusted  # type: ignore[method-assign]
         build_request = IAMRequestBase._create_aws_request
 
         def signed_as_sent(self: Any) -> Any:
@@ -118,7 +123,7 @@ def install() -> None:
                 self._data = b""
             return build_request(self)
 
-        IAMRequestBase._create_aws_request = signed_as_sent
+        IAMRequestBase._create_aws_request = signed_as_sent  # type: ignore[method-assign]
         check = IAMRequestBase.check_action_permitted
 
         def as_iam_names_it(self: Any, resource: str) -> None:
@@ -127,8 +132,8 @@ def install() -> None:
             self._action = BATCH_ACTIONS.get(self._action, self._action)
             check(self, resource)
 
-        IAMRequestBase.check_action_permitted = as_iam_names_it
-        IAMPolicyStatement._match = staticmethod(iam_match)
+        IAMRequestBase.check_action_permitted = as_iam_names_it  # type: ignore[method-assign]
+        IAMPolicyStatement._match = staticmethod(iam_match)  # type: ignore[method-assign]
         _installed = True
 
 

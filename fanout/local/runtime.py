@@ -182,7 +182,8 @@ class LocalRuntime:
         return client
 
     def _start_stream(self) -> None:
-        assert self.stack is not None and self.resources is not None
+        assert self.stack is not None
+        assert self.resources is not None
         router = self.stack.router
         mapping = router.mapping
         factory = self.config.stream_handler_factory
@@ -256,9 +257,10 @@ class LocalRuntime:
             for poller in list(self.pollers.values()):
                 try:
                     state = lam.get_event_source_mapping(UUID=poller.source.mapping_uuid).get("State")
-                except Exception:  # the endpoint is going away: keep the last state
-                    continue
-                poller.paused = state in {"Disabled", "Disabling"}
+                except Exception as exc:  # the endpoint is going away: keep the last state
+                    poller.stats.errors.append(f"mapping state unknown: {exc!r}")
+                else:
+                    poller.paused = state in {"Disabled", "Disabling"}
 
     def writer(self, steps: Sequence[Step]) -> Writer:
         assert self.resources is not None, "start() first"

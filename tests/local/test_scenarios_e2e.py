@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections import Counter
 
 import pytest
 
-from fanout.local.runner import RunOptions, RunResult, run_local
+from fanout.local.runner import RunResult, run_local
 from fanout.local.scenarios import GONE_CHANNEL, MENTION_TS, TEAM
 
 from .conftest import FAST, local_options

@@ -180,9 +180,9 @@ class StreamPoller:
         if self._retry_attempts is not None and shard.failures_in_a_row > self._retry_attempts:
             return "RetryAttemptsExhausted"
         created = first.get("dynamodb", {}).get("ApproximateCreationDateTime")
-        if self._max_age_s is not None and isinstance(created, datetime):
-            if time.time() - created.timestamp() > self._max_age_s:
-                return "RecordAgeExceeded"
+        too_old = isinstance(created, datetime) and time.time() - created.timestamp() > (self._max_age_s or 0)
+        if self._max_age_s is not None and too_old:
+            return "RecordAgeExceeded"
         return None
 
     def _give_up(self, shard: _Shard, records: list[dict[str, Any]], condition: str) -> None:
