@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -61,9 +63,11 @@ def run(
     """
     for name, value in QUIET_LAMBDA_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
-    console = Console()
+    # stdout carries progress and the summary only: the handlers' JSON log lines (and anything else
+    # printed while the run works) go to stderr, as a function's logs go to its log group.
+    console = Console(file=sys.stdout)
     if not console.is_terminal:
-        console = Console(width=max(console.width, 120))  # a log file gets the whole summary table
+        console = Console(file=sys.stdout, width=max(console.width, 120))  # a log file gets the whole table
     options = RunOptions(
         scenario=scenario,
         events_file=events_file,
@@ -75,7 +79,8 @@ def run(
         console=console,
     )
     try:
-        result = run_local(options)
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_local(options)
     except BadInput as exc:
         Console(stderr=True).print(f"[red]bad input:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None

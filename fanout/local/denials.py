@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from fanout.local.iam import ACCESS_DENIED_CODES
+from fanout.local.iam import ACCESS_DENIED_CODES, BATCH_ACTIONS
 
 # The request parameter that names the resource, per service (botocore's service names).
 RESOURCE_PARAMS = ("QueueUrl", "TableName", "StreamArn", "SecretId", "UUID", "FunctionName", "StackName")
@@ -50,7 +50,8 @@ class Denials:
                 return
             params = getattr(self._last, "params", {}) or {}
             resource = next((str(params[p]) for p in RESOURCE_PARAMS if params.get(p)), "*")
-            self.add(Denial(function, f"{service}:{model.name}", resource))
+            action = f"{service}:{model.name}"
+            self.add(Denial(function, BATCH_ACTIONS.get(action, action), resource))
 
         events.register("before-parameter-build", remember)
         events.register("after-call", check)

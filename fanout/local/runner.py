@@ -9,7 +9,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ class RunOptions:
     stand_in_ports: Mapping[str, int] = field(default_factory=dict)
     port_salt: str = ""
     extra_context: Mapping[str, Any] = field(default_factory=dict)
+    template_hook: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # see RuntimeConfig
     show_progress: bool = True
     console: Console | None = None
 
@@ -163,6 +164,7 @@ def run_local(options: RunOptions) -> RunResult:
             stand_in_ports=options.stand_in_ports,
             port_salt=options.port_salt,
             extra_context=options.extra_context,
+            template_hook=options.template_hook,
         )
     )
     stop = threading.Event()

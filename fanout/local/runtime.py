@@ -6,6 +6,8 @@ write steps, wait until drained, read the totals, stop it. Tests and the benchma
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import threading
 import time
 import zlib
@@ -83,6 +85,8 @@ class RuntimeConfig:
     endpoint_port: int = 0  # the in-process endpoint's port (0: any free port)
     # Extra CDK context for the local synth (e.g. a test removing a grant through a supported key).
     extra_context: Mapping[str, Any] = field(default_factory=dict)
+    # Tests: change the synthesized template before it is deployed (e.g. remove one grant).
+    template_hook: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def provider_url(self, channel: str) -> str | None:
         """A base URL given for a channel instead of its stand-in."""
@@ -137,6 +141,9 @@ class LocalRuntime:
         )
         clock = time.monotonic()
         self.synthesized = synthesize(context, stack_name=self.config.prefix)
+        if self.config.template_hook is not None:
+            changed = self.config.template_hook(copy.deepcopy(self.synthesized.template))
+            self.synthesized = dataclasses.replace(self.synthesized, template=changed)
         self.timings["synth_s"] = time.monotonic() - clock
         clock = time.monotonic()
         self.endpoint.start()

@@ -105,6 +105,15 @@ def run_scenario() -> Callable[..., RunResult]:
         )
         for name, value in overrides.items():
             setattr(options, name, value)
-        return run_local(options)
+        result = run_local(options)
+        assert_every_call_allowed(result)
+        return result
 
     return run
+
+
+def assert_every_call_allowed(result: RunResult) -> None:
+    """IAM was enforced and no AWS call of any function (handlers and pollers) was denied."""
+    local = result.report["local"]
+    assert local["iam_enforced"] is True
+    assert local["access_denied"] == []

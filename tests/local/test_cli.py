@@ -90,3 +90,24 @@ def test_timeout_with_work_pending_exits_1(tmp_path):
     )
     assert result.exit_code == 1
     assert json.loads(report_path.read_text())["drained"] is False
+
+
+def test_handler_logs_go_to_stderr_and_stdout_has_progress_and_summary_only(tmp_path):
+    """Run as a user runs it (its own process), with the handlers logging at INFO."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "INFO"}
+    done = subprocess.run(
+        [sys.executable, "-m", "fanout.cli.main", "local", "run", "--scenario", "happy", "--timeout", "90"],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    json_lines = [line for line in done.stdout.splitlines() if line.lstrip().startswith("{")]
+    assert json_lines == []
+    assert "delivered" in done.stdout  # the summary table
+    assert "stack fanout-local" in done.stdout
+    logged = [line for line in done.stderr.splitlines() if line.startswith("{")]
+    assert any('"fanout.slack.delivered"' in line for line in logged)

@@ -11,7 +11,7 @@ import pytest
 from fanout.local.runner import RunResult, run_local
 from fanout.local.scenarios import GONE_CHANNEL, MENTION_TS, TEAM
 
-from .conftest import FAST, local_options
+from .conftest import FAST, assert_every_call_allowed, local_options
 
 # What users must see after the happy workload (channel -> texts' first words, oldest first).
 SLACK_EXPECTED = {
@@ -25,7 +25,9 @@ SLACK_POSTS = 10  # 3 + 4 + 3 lifecycle messages, two of each thread's deleted b
 @pytest.fixture(scope="session")
 def happy() -> RunResult:
     """The healthy run every fault scenario is compared with."""
-    return run_local(local_options(scenario="happy"))
+    result = run_local(local_options(scenario="happy"))
+    assert_every_call_allowed(result)
+    return result
 
 
 def slack_state(result: RunResult) -> dict[str, list[str]]:

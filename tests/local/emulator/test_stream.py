@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import time
 
 from fanout.dynamo import to_item
@@ -108,3 +109,43 @@ def test_a_raising_router_retries_the_whole_batch(aws_client, unique_name):
 
     assert calls == [2, 2]
     assert "boom" in poller.stats.errors[0]
+
+
+def test_a_batch_that_exhausts_its_retries_goes_to_the_on_failure_queue_in_lambdas_shape(
+    aws_client, unique_name
+):
+    from fanout.local.deployed import DeployedMapping
+    from fanout.local.emulator.stream import OnFailure
+
+    table, arn = make_events_table(aws_client, unique_name)
+    sqs = aws_client("sqs")
+    queue = sqs.create_queue(QueueName=unique_name("on-failure"))["QueueUrl"]
+    mapping = DeployedMapping.from_api(
+        {"UUID": "u", "BatchSize": 100, "MaximumRetryAttempts": 1, "BisectBatchOnFunctionError": False}
+    )
+    router = Router(fail_event="e2", fail_times=100)  # e2 never succeeds
+    poller = StreamPoller(
+        aws_client("dynamodbstreams"),
+        arn,
+        router,
+        mapping=mapping,
+        on_failure=OnFailure(sqs=sqs, queue_url=queue, function_arn="arn:aws:lambda:us-east-1:1:function:r"),
+    )
+    poller.prime()
+    write(aws_client, table, "e1", "e2", "e3")
+    drain(poller)
+
+    # first try, then the one retry the mapping allows, then given up: e2 and what followed it
+    assert router.batches == [["e1", "e2", "e3"], ["e2", "e3"]]
+    [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["functionArn"].endswith(":function:r")
+    info = record["DDBStreamBatchInfo"]
+    assert info["batchSize"] == 2
+    assert info["streamArn"] == arn
+    assert int(info["startSequenceNumber"]) < int(info["endSequenceNumber"])
+    assert set(info) >= {"shardId", "approximateArrivalOfFirstRecord", "approximateArrivalOfLastRecord"}
+    write(aws_client, table, "e4")
+    drain(poller)
+    assert router.batches[-1] == ["e4"]  # the shard moved past the given-up batch
