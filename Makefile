@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m fanout.local.cfn_lint
 
 test: lint
 	$(BIN)/pytest -n 2

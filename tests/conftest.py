@@ -24,6 +24,9 @@ os.environ.setdefault("POWERTOOLS_DEV", "false")
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """One moto server per test worker, on a free loopback port; tests isolate by unique names."""
+    from fanout.local.endpoint import prepare_moto
+
+    prepare_moto()  # as the local runtime runs moto: its own event source mappings never invoke
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -92,3 +94,35 @@ def run(
             f"timed out after {timeout:g}s with work still queued or in flight", highlight=False
         )
     raise typer.Exit(result.exit_code)
+
+
+@local_app.command("up")
+def up(
+    port: Annotated[int, typer.Option("--port", help="the AWS endpoint's port (0: any free port)")] = 0,
+) -> None:
+    """Deploy stack fanout-local, start the stand-ins and the function runners, run until interrupted.
+
+    Prints the AWS endpoint, the stack, the stand-ins' URLs, the operator credentials and the operations
+    commands to try (each runbook of docs/operations.md can be rehearsed against it).
+    """
+    from fanout.local.synth import SynthError
+    from fanout.local.up import run_up
+
+    for name, value in QUIET_LAMBDA_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    if not 0 <= port <= 65535:
+        Console(stderr=True).print(f"[red]bad input:[/red] --port {port} is not a port")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    console = Console(file=sys.stdout)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            run_up(port, lambda line: console.print(line, highlight=False, soft_wrap=True), stop)
+    except SynthError as exc:
+        Console(stderr=True).print(f"[red]cannot synthesize the stack:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except OSError as exc:
+        Console(stderr=True).print(f"[red]cannot start:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None

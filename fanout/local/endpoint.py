@@ -66,15 +66,11 @@ class AwsEndpoint:
         import boto3
 
         use_local_aws_environment()
+        prepare_moto()
         if self._given is None:
             from moto.server import ThreadedMotoServer
 
-            from fanout.local.emulator import moto_invoke
-
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call
-            # moto warns once per resource type it cannot create; the run's summary names them instead.
-            warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
-            moto_invoke.install()
             iam.set_enforced(False)
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
             server.start()
@@ -124,6 +120,20 @@ class AwsEndpoint:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def prepare_moto() -> None:
+    """moto as the runtime needs it, for any server of this process (the in-process endpoint, or a test's
+    own moto server given by URL): its event source mappings do not invoke, requests name their
+    resources for IAM, and its warnings about resource types it cannot create stay quiet (the summary
+    names them)."""
+    try:
+        from fanout.local.emulator import moto_invoke
+    except ImportError:  # pragma: no cover - moto is in the cli extra
+        return
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
+    moto_invoke.install()
+    iam.install()
 
 
 def session_of(credentials: iam.Credentials) -> Any:
