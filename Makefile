@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench lock venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/router.py
+
+# Re-pin the Lambda asset's dependencies (exact versions and sha256 hashes for manylinux aarch64 / cp313)
+# from pyproject.toml's [project].dependencies; commit the result.
+lock: $(STAMP)
+	$(BIN)/python -m infra.packaging lock
 
 clean:
 	rm -rf $(VENV) cdk.out .cdk-cache .pytest_cache .mypy_cache .ruff_cache
