@@ -4,6 +4,8 @@ Context keys (in `cdk.json` or `cdk deploy -c key=value`):
 - `fanout:<channel>:<setting>`: a registry ChannelSettings field in camelCase (batchSize, maxConcurrency,
   reservedConcurrency, memoryMb, timeoutS, visibilityTimeoutS, maxAttempts, maxAgeS, backoffBaseS,
   backoffCapS, maxReceiveCount), or `enabled`, `ageAlarmS` (oldest-message alarm), `apiBaseUrl`.
+- `fanout:router:batchingWindowS`: how long the stream mapping gathers records before invoking the router
+  (0..300 s, default 0): fewer SQS calls per event at low traffic, for that much added latency.
 - `fanout:eventsStreamArn` + `fanout:taskTableName`: attach to an existing platform (both or neither).
 - `fanout:githubTokenSecretArn`, `fanout:githubTokenSecretArnPatterns` (comma-separated or a JSON list),
   `fanout:alarmEmail`, `fanout:alarmTopicArn`, `fanout:namePrefix`, `fanout:stackName`.
@@ -32,6 +34,9 @@ CTX_ALARM_EMAIL = "fanout:alarmEmail"
 CTX_ALARM_TOPIC_ARN = "fanout:alarmTopicArn"
 CTX_NAME_PREFIX = "fanout:namePrefix"
 CTX_STACK_NAME = "fanout:stackName"  # read by app.py
+CTX_ROUTER_BATCHING_WINDOW_S = "fanout:router:batchingWindowS"
+# Lambda's limit for a stream event source's MaximumBatchingWindowInSeconds.
+MAX_BATCHING_WINDOW_S = 300
 GLOBAL_KEYS = frozenset(
     {
         CTX_EVENTS_STREAM_ARN,
@@ -42,6 +47,7 @@ GLOBAL_KEYS = frozenset(
         CTX_ALARM_TOPIC_ARN,
         CTX_NAME_PREFIX,
         CTX_STACK_NAME,
+        CTX_ROUTER_BATCHING_WINDOW_S,
     }
 )
 
@@ -112,8 +118,19 @@ class FanoutProps:
     alarm_email: str | None = None
     alarm_topic_arn: str | None = None
     name_prefix: str | None = None
+    router_batching_window_s: int = 0
 
     def __post_init__(self) -> None:
+        window = self.router_batching_window_s
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, int)
+            or not 0 <= window <= MAX_BATCHING_WINDOW_S
+        ):
+            raise InvalidChannelSettings(
+                f"{CTX_ROUTER_BATCHING_WINDOW_S}={window!r} must be a whole number of seconds, "
+                f"0..{MAX_BATCHING_WINDOW_S}"
+            )
         if not self.channels:
             raise InvalidChannelSettings(
                 "no channel enabled: enable at least one of " + ", ".join(registry.CHANNELS)
@@ -177,6 +194,9 @@ class FanoutProps:
             alarm_email=_as_str(context.get(CTX_ALARM_EMAIL)),
             alarm_topic_arn=_as_str(context.get(CTX_ALARM_TOPIC_ARN)),
             name_prefix=_as_str(context.get(CTX_NAME_PREFIX)),
+            router_batching_window_s=_as_int(
+                context.get(CTX_ROUTER_BATCHING_WINDOW_S, 0), CTX_ROUTER_BATCHING_WINDOW_S
+            ),
         )
 
 
