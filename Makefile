@@ -27,8 +27,9 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -n 2
 
+# Every benchmark, then one table (figure, goal, reference, measured, verdict); never part of `make test`.
 bench: $(STAMP)
-	$(BIN)/python bench/router.py
+	$(BIN)/python bench/all.py --markdown bench/results/table.md
 
 # Re-pin the Lambda asset's dependencies (exact versions and sha256 hashes for manylinux aarch64 / cp313)
 # from pyproject.toml's [project].dependencies; commit the result.
