@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench lock venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,14 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -n 2
 
+# Every benchmark, then one table (figure, goal, reference, measured, verdict); never part of `make test`.
 bench: $(STAMP)
-	$(BIN)/python bench/router.py
+	$(BIN)/python bench/all.py --markdown bench/results/table.md
+
+# Re-pin the Lambda asset's dependencies (exact versions and sha256 hashes for manylinux aarch64 / cp313)
+# from pyproject.toml's [project].dependencies; commit the result.
+lock: $(STAMP)
+	$(BIN)/python -m infra.packaging lock
 
 clean:
 	rm -rf $(VENV) cdk.out .cdk-cache .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,8 @@ What it keeps of that design (see the seed PR under ../shared/reference/):
 - no delivery ledger, no per-channel queue, no rate-limit memory: a Retry from any channel (a throttle, a
   5xx, an infra error) fails the record, so the stream replays it and every channel is called again;
   Terminal and Skipped are logged and swallowed, as the old handler swallowed channel-terminal errors;
+- GitHub writes unpaced: the channel is fanout's with the pacer's wait removed (`unpaced_github_channel`),
+  since the earlier design never paced them;
 - the event source mapping's bounded retries: RETRY_ATTEMPTS = 3 retries after the first attempt (the
   old mapping's "every record retries 3x before DLQ"), after which the record goes to the on-failure
   destination and each channel still failing loses that event: counted in `LegacyStats.lost`.
@@ -133,3 +135,10 @@ class LegacyHandler:
         if isinstance(outcome, Skipped | Terminal):
             self._stats.swallow(name, outcome.reason)
         return False
+
+
+def unpaced_github_channel(settings: Any, clients: Any, clock: Any) -> Any:
+    """fanout's GitHub channel without its pacing: the earlier design wrote as fast as it was called."""
+    from consumers.github.channel import GitHubChannel
+
+    return GitHubChannel(settings=settings, clients=clients, clock=clock, sleep=lambda _seconds: None)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.recording import Delivery
@@ -76,6 +76,7 @@ class ChannelFigures:
     drain_after_release_s: float | None = None
     served_during_drain: int = 0  # events written after the fault's end, delivered while draining
     drain_ideal_busy_s: float | None = None  # largest per-scope (backlog + served during drain) / rate
+    latency_in_fault_s: list[float] = field(default_factory=list)  # the p50/p99 samples, for pooling
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
@@ -197,6 +198,7 @@ def channel_figures(
         drain_after_release_s=round(max(drain - (released - fault.end), 0.0), 3),
         served_during_drain=sum(served.values()),
         drain_ideal_busy_s=round(busiest / rate_per_s, 3) if rate_per_s else None,
+        latency_in_fault_s=sorted(round(v, 3) for v in in_window),
     )
 
 

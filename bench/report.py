@@ -98,9 +98,12 @@ SUMMARY_COLUMNS = (
     "drain / ideal",
     "drain / busy ideal",
     "drain after release / ideal",
-    "GitHub p99 x base",
+    "drain after release / busy ideal (goal)",
+    "GitHub p99 x base (one run)",
+    "load 1 min",
+    "GitHub p99 pooled x base (samples)",
     "dup, excess, lost (max over runs)",
-    "goals (on medians)",
+    "goals",
 )
 
 
@@ -113,11 +116,18 @@ def summary_rows(result: dict[str, Any]) -> list[list[str]]:
                 entry["design"],
                 str(entry["runs"]),
                 *(_spread(entry[name]) for name, _ in FIGURES),
+                _pooled(entry.get("github_p99_pooled")),
                 f"{entry['duplicates_max']}, {entry['excess_max']}, {entry['lost_max']}",
                 _goals(entry.get("goals")),
             ]
         )
     return out
+
+
+def _pooled(pooled: dict[str, Any] | None) -> str:
+    if not pooled or pooled["ratio"] is None:
+        return "-"
+    return f"{pooled['ratio']:.2f} ({pooled['samples']}; base {pooled['base_samples']})"
 
 
 def _spread(spread: dict[str, float] | None) -> str:

@@ -124,7 +124,7 @@ class FanoutNotifications(Construct):
             code=lambda_asset,
             events_table=self.events_table,
             channel_queues={name: pipeline.queue for name, pipeline in self.pipelines.items()},
-            props=router_props,
+            props=router_props or RouterProps(batching_window_s=p.router_batching_window_s),
         )
 
         self.alarm_topic: sns.ITopic | None = None

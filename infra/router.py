@@ -26,6 +26,10 @@ class RouterProps:
     on-failure queue (its shard and sequence numbers), well inside the stream's 24-hour retention."""
 
     batch_size: int = 100
+    # Seconds the mapping gathers records before invoking (0: invoke as soon as records arrive). At low
+    # traffic a window puts more events in each SendMessageBatch, for that much added latency
+    # (docs/performance.md, "Router batching window").
+    batching_window_s: int = 0
     retry_attempts: int = 10
     max_record_age_s: int = 6 * 3600
     memory_mb: int = 256
@@ -73,6 +77,7 @@ class Router(Construct):
             events_table,
             starting_position=lambda_.StartingPosition.LATEST,
             batch_size=p.batch_size,
+            max_batching_window=Duration.seconds(p.batching_window_s) if p.batching_window_s else None,
             bisect_batch_on_error=True,
             retry_attempts=p.retry_attempts,
             max_record_age=Duration.seconds(p.max_record_age_s),

@@ -4,6 +4,8 @@ Context keys (in `cdk.json` or `cdk deploy -c key=value`):
 - `fanout:<channel>:<setting>`: a registry ChannelSettings field in camelCase (batchSize, maxConcurrency,
   reservedConcurrency, memoryMb, timeoutS, visibilityTimeoutS, maxAttempts, maxAgeS, backoffBaseS,
   backoffCapS, maxReceiveCount), or `enabled`, `ageAlarmS` (oldest-message alarm), `apiBaseUrl`.
+- `fanout:router:batchingWindowS`: how long the stream mapping gathers records before invoking the router
+  (0..300 s, default 0): fewer SQS calls per event at low traffic, for that much added latency.
 - `fanout:eventsStreamArn` + `fanout:taskTableName`: attach to an existing platform (both or neither).
 - `fanout:githubTokenSecretArn`, `fanout:githubTokenSecretArnPatterns` (comma-separated or a JSON list),
   `fanout:alarmEmail`, `fanout:alarmTopicArn`, `fanout:namePrefix`, `fanout:stackName`.
@@ -42,6 +44,9 @@ CTX_NAME_PREFIX = "fanout:namePrefix"
 CTX_STACK_NAME = "fanout:stackName"  # read by app.py
 CTX_GITHUB_TOKEN_SECRET_NAME = "fanout:githubTokenSecretName"
 CTX_OPERATOR_ROLE = "fanout:operatorRole"
+CTX_ROUTER_BATCHING_WINDOW_S = "fanout:router:batchingWindowS"
+# Lambda's limit for a stream event source's MaximumBatchingWindowInSeconds.
+MAX_BATCHING_WINDOW_S = 300
 GLOBAL_KEYS = frozenset(
     {
         CTX_GITHUB_TOKEN_SECRET_NAME,
@@ -54,6 +59,7 @@ GLOBAL_KEYS = frozenset(
         CTX_ALARM_TOPIC_ARN,
         CTX_NAME_PREFIX,
         CTX_STACK_NAME,
+        CTX_ROUTER_BATCHING_WINDOW_S,
     }
 )
 
@@ -132,6 +138,7 @@ class FanoutProps:
     name_prefix: str | None = None
     github_token_secret_name: str | None = None
     operator_role: bool = False
+    router_batching_window_s: int = 0
 
     def __post_init__(self) -> None:
         if self.name_prefix is not None:
@@ -139,6 +146,16 @@ class FanoutProps:
         if self.github_token_secret_arn and self.github_token_secret_name:
             raise InvalidChannelSettings(
                 f"set {CTX_GITHUB_TOKEN_SECRET_ARN} or {CTX_GITHUB_TOKEN_SECRET_NAME}, not both"
+            )
+        window = self.router_batching_window_s
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, int)
+            or not 0 <= window <= MAX_BATCHING_WINDOW_S
+        ):
+            raise InvalidChannelSettings(
+                f"{CTX_ROUTER_BATCHING_WINDOW_S}={window!r} must be a whole number of seconds, "
+                f"0..{MAX_BATCHING_WINDOW_S}"
             )
         if not self.channels:
             raise InvalidChannelSettings(
@@ -205,6 +222,9 @@ class FanoutProps:
             name_prefix=_as_str(context.get(CTX_NAME_PREFIX)),
             github_token_secret_name=_as_str(context.get(CTX_GITHUB_TOKEN_SECRET_NAME)),
             operator_role=_as_bool(context.get(CTX_OPERATOR_ROLE, False), CTX_OPERATOR_ROLE),
+            router_batching_window_s=_as_int(
+                context.get(CTX_ROUTER_BATCHING_WINDOW_S, 0), CTX_ROUTER_BATCHING_WINDOW_S
+            ),
         )
 
 

@@ -12,9 +12,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from consumers.runtime.backoff import RandomSource
 from consumers.runtime.channel import Channel, Clock
 from consumers.runtime.clients import Clients, default_clients, http_timeout
@@ -22,6 +19,7 @@ from consumers.runtime.consumer import BatchMemory, Consumer
 from consumers.runtime.settings import ConsumerSettings, load_settings
 from consumers.runtime.stats import DeliveryStats
 from consumers.runtime.telemetry import Telemetry
+from fanout.batch_response import Record, process_partial, sqs_group_id, sqs_item_id
 
 ChannelFactory = Callable[[ConsumerSettings, Clients, Clock], Channel]
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -53,21 +51,19 @@ class ConsumerHandler:
         # Lambda's context says how long the invocation has left; tests and local callers pass None.
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         batch = BatchMemory(remaining_ms=remaining if callable(remaining) else None)
-        # skip_group_on_error: a failed message fails only the rest of its own group (task), never the
-        # other tasks' messages in the batch.
-        processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-        # A batch whose every message waits (a rate limit, say) is a normal partial response, not an
-        # invocation error: Lambda would otherwise log it as a failure and back off the whole queue.
-        processor.raise_on_entire_batch_failure = False
 
-        def record_handler(record: SQSRecord) -> None:
-            self._consumer.handle(record.raw_event, batch)
+        def record_handler(record: Record) -> None:
+            self._consumer.handle(record, batch)
 
         try:
-            response = process_partial_response(
-                event=event, record_handler=record_handler, processor=processor, context=context
+            # A failed message fails only the rest of its own group (task), never the other tasks'
+            # messages in the batch. A batch whose every message waits (a rate limit, say) is a normal
+            # partial response, not an invocation error: Lambda would otherwise log it as a failure and
+            # back off the whole queue.
+            response = process_partial(
+                event.get("Records") or [], record_handler, item_id=sqs_item_id, group_of=sqs_group_id
             )
-            failures = [dict(item) for item in response.get("batchItemFailures", [])]
+            failures = [dict(item) for item in response["batchItemFailures"]]
             self._hold_blocked_siblings(event.get("Records", []), failures, batch)
         finally:
             self.telemetry.flush()

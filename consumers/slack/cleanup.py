@@ -10,7 +10,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from consumers.runtime.aws_errors import aws_code
 from consumers.slack import logs
 from consumers.slack.api import SlackReply
 from consumers.slack.calls import SlackCalls
@@ -18,9 +17,7 @@ from consumers.slack.tasks import (
     CREATED_TS,
     SESSION_TS,
     THREAD_TS,
-    AwsError,
     SlackTarget,
-    TaskStore,
     meta_text,
 )
 from fanout.events import TaskEvent
@@ -47,7 +44,6 @@ def delete_duplicate(
 
 def terminal_cleanup(
     calls: SlackCalls,
-    store: TaskStore,
     target: SlackTarget,
     snapshot: Mapping[str, Any],
     event: TaskEvent,
@@ -55,13 +51,11 @@ def terminal_cleanup(
 ) -> None:
     """Delete the session_started and task_created messages that are thread replies (never the root).
 
-    The task is read again, consistently: a task_created ts persisted after our first read must be seen.
+    The snapshot is prepare's consistent read of the task, made after the task's earlier messages were
+    settled: the FIFO group hands this message over only once they are deleted from the queue, so every
+    ts they persisted is in it, and reading the task again would cost a call and find nothing new.
     """
     task: Mapping[str, Any] = snapshot
-    try:
-        task = store.read(event.task_id) or snapshot
-    except AwsError as exc:
-        logs.note(logger, logs.CLEANUP_REREAD_FAILED, event, reason=aws_code(exc))
     root = meta_text(task, THREAD_TS)
     for name in (SESSION_TS, CREATED_TS):
         ts = meta_text(task, name)

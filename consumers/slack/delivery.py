@@ -172,7 +172,7 @@ class SlackDelivery:
             return
         update_reactions(self._calls, target, target.thread_ts, event, self._logger)
         if self._calls.limited is None:
-            terminal_cleanup(self._calls, self._store, target, task, event, self._logger)
+            terminal_cleanup(self._calls, target, task, event, self._logger)
         else:
             logs.note(self._logger, logs.CLEANUP_SKIPPED, event, reason="rate_limited")
 

@@ -12,7 +12,6 @@ from fanout.events import TaskEvent
 REACTION_FAILED = "reaction_failed"
 DUP_DELETE_FAILED = "dup_delete_failed"
 CLEANUP_DELETE_FAILED = "cleanup_delete_failed"
-CLEANUP_REREAD_FAILED = "cleanup_reread_failed"
 CLEANUP_SKIPPED = "cleanup_skipped"
 UNKNOWN_ERROR = "unknown_error"
 TOKEN_REFETCHED = "token_refetched"

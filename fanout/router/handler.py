@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from fanout.batch_response import Record, process_partial, stream_item_id
 from fanout.router.plan import BatchPlan, OutboundMessage, plan_batch
 from fanout.router.sender import SendResult, send_all
 from fanout.router.settings import RouterSettings, load_settings
@@ -47,13 +46,12 @@ def make_handler(settings: RouterSettings, *, sqs: SQSClient) -> Handler:
         failed = set().union(*(r.failed_records for r in results.values()))
         index_of = {id(record): index for index, record in enumerate(records)}
 
-        def route(record: DynamoDBRecord) -> None:
-            if index_of.get(id(record.raw_event)) in failed:
-                raise RecordNotRouted(f"record {record.event_id} not routed to every channel")
+        def route(record: Record) -> None:
+            if index_of.get(id(record)) in failed:
+                raise RecordNotRouted(f"record {record.get('eventID')} not routed to every channel")
 
-        # raise_on_entire_batch_failure=False: an all-failed batch is reported item by item like any other.
-        processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-        response = process_partial_response(event, route, processor, context)
+        # An all-failed batch is reported item by item like any other.
+        response = process_partial(records, route, item_id=stream_item_id)
         _report(plan, results, len(records), len(failed))
         return dict(response)
 

@@ -155,26 +155,27 @@ def test_already_reacted_and_no_reaction_are_success(slack_env: SlackEnv) -> Non
     assert root.reactions == ["white_check_mark"]
 
 
-def test_terminal_cleanup_rereads_the_task_and_treats_message_not_found_as_deleted(
+def test_terminal_cleanup_deletes_what_the_earlier_messages_persisted_without_reading_the_task_again(
     slack_env: SlackEnv,
 ) -> None:
     slack = slack_env.slack
     mention = slack.seed("C100")
     task_id = slack_env.put_task(meta={"slack_thread_ts": mention})
-    slack_env.run(make_event(task_id, "task_created"))
-    created_ts = slack_env.meta(task_id)["slack_created_msg_ts"]
+    # FIFO order: the earlier messages are settled before the terminal one is handed over.
+    assert slack_env.run(make_event(task_id, "task_created")) == Delivered()
+    assert slack_env.run(make_event(task_id, "session_started")) == Delivered()
+    persisted = slack_env.meta(task_id)
+    earlier = sorted([persisted["slack_created_msg_ts"], persisted["slack_session_msg_ts"]])
+    gone = slack.find("C100", persisted["slack_session_msg_ts"])
+    assert gone is not None
+    gone.deleted = True  # someone removed it already: message_not_found counts as deleted
     terminal = make_event(task_id, "task_timed_out")
     prepared = slack_env.channel.prepare(terminal)
-    # Persisted after our snapshot: the consistent re-read must still see it (and it was already removed).
-    slack_env.dynamodb._client.update_item(
-        TableName=slack_env.table,
-        Key={"task_id": {"S": task_id}},
-        UpdateExpression="SET channel_metadata.slack_session_msg_ts = :ts",
-        ExpressionAttributeValues={":ts": {"S": "999.000001"}},
-    )
+    reads_in_prepare = slack_env.dynamodb.calls.count("get_item")
     assert slack_env.channel.deliver(prepared) == Delivered()  # type: ignore[arg-type]
+    assert slack_env.dynamodb.calls.count("get_item") == reads_in_prepare  # prepare's read is the one
     deleted = [c.params["ts"] for c in slack.calls if c.method == "chat.delete"]
-    assert sorted(deleted) == sorted([created_ts, "999.000001"])
+    assert sorted(deleted) == earlier
     assert "fanout.slack.cleanup_delete_failed" not in slack_env.log_events()
     assert [m.text.split("\n")[0] for m in slack.posted()] == [
         ":hourglass: *Task timed out* for `acme/widgets`"

@@ -1,0 +1,419 @@
+"""Cold start as Lambda runs it: each handler's import and first invocation from the asset, against bare boto3.
+
+    .venv/bin/python bench/coldstart.py [--rounds 7] [--json PATH] [--importtime]
+
+The asset is the one the stack deploys (`infra.packaging.build_asset`: locked dependencies and the code,
+with bytecode compiled by Python 3.13), copied to a read-only directory. Every measurement is a fresh
+`python3.13 -I -S -B` process (isolated, no site-packages, no bytecode written: Lambda's code directory is
+read-only) with only that directory on sys.path, timing with time.perf_counter inside the process:
+
+- *import*: `import <handler module>`, against the reference `import boto3` from the same directory;
+- *first invocation*: the import plus the handler's first call with a one-record batch (settings, the boto3
+  clients and the HTTP client it builds, Powertools' batch processing, the log line and metrics, and the
+  SQS call the record needs: the router sends a task_created event to the channel queues, a consumer
+  dead-letters a malformed message), against the reference: `import boto3`, the same boto3 clients built
+  with boto3 alone, and one SQS SendMessage. Every AWS call goes to a local endpoint in this process
+  (`AWS_ENDPOINT_URL`) that accepts everything, so the network is the same for both.
+
+Each round runs the reference and every handler once, starting with a different one each round, so
+background load hits them alike;
+the figures are medians over the rounds with their ranges, and the goal (import within 1.2x of bare
+`import boto3`) is judged on the ratio of the medians. The handlers are the router plus every channel of
+the registry (`fanout.registry.CHANNELS[...].handler`), so a new channel is measured without a change
+here. `--importtime` adds, per handler, what each top-level package costs (`-X importtime` self times
+summed per package, median over the rounds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import stat
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.load import load_average  # noqa: E402
+from fanout import registry  # noqa: E402
+
+GOAL_RATIO = 1.2
+ROUTER = "fanout.router.handler.handler"
+ROUTER_CLIENTS = ("sqs",)
+CONSUMER_CLIENTS = ("sqs", "dynamodb", "secretsmanager")
+REFERENCE = "bare boto3"
+QUEUE_BASE = "https://sqs.us-east-1.amazonaws.com/123456789012/"
+
+# Run inside the measured interpreter: argv = [asset, "module.function" or "", event JSON, clients...].
+PROBE = """
+import sys, time
+t0, c0 = time.perf_counter(), time.process_time()
+sys.path.insert(0, sys.argv[1])
+target, event, clients = sys.argv[2], sys.argv[3], sys.argv[4:]
+if target:
+    module, _, name = target.rpartition(".")
+    handler = getattr(__import__(module, fromlist=[name]), name)
+    t1, c1 = time.perf_counter(), time.process_time()
+    import json
+    handler(json.loads(event), None)
+else:
+    import boto3
+    t1, c1 = time.perf_counter(), time.process_time()
+    built = {service: boto3.client(service) for service in clients}
+    built["sqs"].send_message(QueueUrl=event, MessageBody="{}")
+t2, c2 = time.perf_counter(), time.process_time()
+sys.stdout.write("\\n%r %r %r %r %d\\n" % (t1 - t0, t2 - t0, c1 - c0, c2 - c0, len(sys.modules)))
+"""
+
+
+@dataclass(frozen=True)
+class Subject:
+    name: str
+    target: str  # "module.function" of the handler; "" for the reference
+    clients: tuple[str, ...]  # the boto3 clients the reference builds for the first invocation
+
+
+@dataclass
+class Figures:
+    """Per round: wall time and CPU time of the import, and of the import plus the first invocation."""
+
+    name: str
+    import_ms: list[float] = field(default_factory=list)
+    first_ms: list[float] = field(default_factory=list)
+    import_cpu_ms: list[float] = field(default_factory=list)
+    first_cpu_ms: list[float] = field(default_factory=list)
+    modules: int = 0
+
+    def add(self, sample: tuple[float, float, float, float, int]) -> None:
+        imported, first, imported_cpu, first_cpu, self.modules = sample
+        self.import_ms.append(1000 * imported)
+        self.first_ms.append(1000 * first)
+        self.import_cpu_ms.append(1000 * imported_cpu)
+        self.first_cpu_ms.append(1000 * first_cpu)
+
+
+def subjects() -> list[Subject]:
+    """The router and every registered channel's consumer, each with its reference's boto3 clients."""
+    handlers = [Subject("router", ROUTER, ROUTER_CLIENTS)]
+    handlers += [Subject(name, spec.handler, CONSUMER_CLIENTS) for name, spec in registry.CHANNELS.items()]
+    return handlers
+
+
+def lambda_environment(endpoint: str) -> dict[str, dict[str, str]]:
+    """What the stack gives the functions (queue URLs, tables, channel), with placeholders for ARNs."""
+    from consumers.runtime.settings import environment_for as consumer_env
+    from fanout.router.settings import environment_for as router_env
+
+    base = QUEUE_BASE
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "coldstart",
+        "AWS_SECRET_ACCESS_KEY": "coldstart",
+        "POWERTOOLS_METRICS_NAMESPACE": "Fanout",
+        "POWERTOOLS_SERVICE_NAME": "coldstart",
+        **router_env({name: f"{base}fanout-{name}.fifo" for name in registry.CHANNELS}),
+    }
+    per_channel = {}
+    for name, spec in registry.CHANNELS.items():
+        per_channel[name] = consumer_env(
+            spec,
+            spec.settings,
+            queue_url=f"{base}fanout-{name}.fifo",
+            dlq_url=f"{base}fanout-{name}-dlq.fifo",
+            task_table="PlatformTasks",
+            ledger_table="FanoutLedger",
+        )
+    return {"": env, **{name: {**env, **extra} for name, extra in per_channel.items()}}
+
+
+class _AcceptAll(BaseHTTPRequestHandler):
+    """A local AWS endpoint that accepts every call (JSON protocol): SendMessageBatch lists every entry as
+    sent, anything else gets an empty answer."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        target = self.headers.get("X-Amz-Target", "")
+        answer: dict[str, Any] = {}
+        if target.endswith(".SendMessageBatch"):
+            entries = json.loads(body or b"{}").get("Entries", [])
+            answer = {"Successful": [{"Id": e["Id"], "MessageId": e["Id"]} for e in entries], "Failed": []}
+        elif target.endswith(".SendMessage"):
+            answer = {"MessageId": "m-1"}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextmanager
+def local_endpoint() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AcceptAll)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def read_only_copy(source: Path) -> Iterator[Path]:
+    """The asset copied and made read-only, as Lambda unpacks it (root ignores the mode: hence -B too)."""
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
+        copy = Path(tmp) / "task"
+        shutil.copytree(source, copy)
+        for path in sorted(copy.rglob("*"), reverse=True):
+            path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH | (stat.S_IXUSR if path.is_dir() else 0))
+        try:
+            yield copy
+        finally:
+            for path in copy.rglob("*"):
+                if path.is_dir():
+                    path.chmod(0o755)
+            copy.chmod(0o755)
+
+
+def first_event(subject: Subject) -> str:
+    """The first invocation's event (JSON), or for the reference the queue URL of its one SQS call."""
+    if not subject.target:
+        return QUEUE_BASE + "reference.fifo"
+    if subject.target == ROUTER:
+        image = {
+            "task_id": {"S": "task-coldstart"},
+            "event_id": {"S": "01JCOLDSTART0000000000000001"},
+            "event_type": {"S": "task_created"},
+            "timestamp": {"S": "2026-11-26T10:00:00Z"},
+            "metadata": {"M": {}},
+        }
+        record = {
+            "eventID": "1",
+            "eventName": "INSERT",
+            "dynamodb": {"NewImage": image, "SequenceNumber": "1"},
+        }
+        return json.dumps({"Records": [record]})
+    record = {
+        "messageId": "m-1",
+        "receiptHandle": "r-1",
+        "body": "not an event",
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1764150000000",
+            "ApproximateFirstReceiveTimestamp": "1764150000000",
+            "MessageGroupId": "task-coldstart",
+            "MessageDeduplicationId": "e-1",
+        },
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:fanout.fifo",
+        "awsRegion": "us-east-1",
+    }
+    return json.dumps({"Records": [record]})
+
+
+def run_probe(
+    python: Path, asset: Path, subject: Subject, env: Mapping[str, str]
+) -> tuple[float, float, float, float, int]:
+    """Seconds of import and of import + first invocation, wall then CPU, and the modules loaded, of one
+    fresh interpreter."""
+    args = [subject.target, first_event(subject), *subject.clients]
+    result = subprocess.run(
+        [str(python), "-I", "-S", "-B", "-c", PROBE, str(asset), *args],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        cwd=asset,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{subject.name} failed in the asset:\n{result.stderr[-3000:]}")
+    *times, modules = result.stdout.strip().splitlines()[-1].split()
+    wall, first, cpu, first_cpu = map(float, times)
+    return wall, first, cpu, first_cpu, int(modules)
+
+
+def import_costs(python: Path, asset: Path, subject: Subject, env: Mapping[str, str]) -> dict[str, float]:
+    """Self time (ms) per top-level package of one import of the subject (`-X importtime`)."""
+    module = subject.target.rpartition(".")[0] if subject.target else "boto3"
+    code = f"import sys; sys.path.insert(0, {str(asset)!r}); import {module}"
+    result = subprocess.run(
+        [str(python), "-I", "-S", "-B", "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        cwd=asset,
+        check=True,
+    )
+    costs: dict[str, float] = defaultdict(float)
+    for line in result.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+        costs[name.split(".")[0]] += int(self_us) / 1000
+    return dict(costs)
+
+
+def measure(
+    python: Path, asset: Path, rounds: int, *, endpoint: str, with_costs: bool
+) -> tuple[dict[str, Figures], dict[str, dict[str, float]]]:
+    envs = lambda_environment(endpoint)
+    reference = Subject(REFERENCE, "", CONSUMER_CLIENTS)
+    handlers = subjects()
+    figures = {s.name: Figures(s.name) for s in [reference, *handlers]}
+    for clients in {s.clients for s in handlers}:
+        figures[reference_name(clients)] = Figures(reference_name(clients))
+    costs: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    everyone = [reference, *handlers]
+    for round_number in range(rounds):
+        # Each round starts with a different subject: the first process of a round may meet a colder
+        # cache or a busier moment, and no subject should always be the one that does.
+        shift = round_number % len(everyone)
+        for subject in everyone[shift:] + everyone[:shift]:
+            env = envs.get(subject.name, envs[""])
+            figures[subject.name].add(run_probe(python, asset, subject, env))
+            if with_costs:
+                for package, ms in import_costs(python, asset, subject, env).items():
+                    costs[subject.name][package].append(ms)
+        for clients in {s.clients for s in handlers}:  # the reference's first invocation per client set
+            sample = run_probe(python, asset, Subject(REFERENCE, "", clients), envs[""])
+            figures[reference_name(clients)].add(sample)
+    medians = {
+        name: {package: statistics.median(v) for package, v in per.items()} for name, per in costs.items()
+    }
+    return figures, medians
+
+
+def reference_name(clients: Sequence[str]) -> str:
+    return f"{REFERENCE} + {', '.join(clients)}"
+
+
+def span(values: Sequence[float]) -> str:
+    return f"{statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f})"
+
+
+def ratio(mine: Sequence[float], reference: Sequence[float]) -> float:
+    return round(statistics.median(mine) / statistics.median(reference), 2)
+
+
+def rows(figures: Mapping[str, Figures]) -> list[dict[str, Any]]:
+    """One row per handler: import and first invocation against their references, with the verdict.
+
+    The verdict uses CPU time: on a shared machine a process's wall time is mostly other processes'
+    scheduling, while the work an import does (finding, reading and executing modules) is CPU time in
+    the process. Wall time is shown next to it."""
+    reference = figures[REFERENCE]
+    out = []
+    for subject in subjects():
+        mine = figures[subject.name]
+        first_reference = figures[reference_name(subject.clients)]
+        import_ratio = ratio(mine.import_cpu_ms, reference.import_cpu_ms)
+        out.append(
+            {
+                "handler": subject.name,
+                "import_cpu_ms": span(mine.import_cpu_ms),
+                "reference_import_cpu_ms": span(reference.import_cpu_ms),
+                "import_ratio": import_ratio,
+                "import_wall_ms": span(mine.import_ms),
+                "reference_import_wall_ms": span(reference.import_ms),
+                "import_wall_ratio": ratio(mine.import_ms, reference.import_ms),
+                "first_cpu_ms": span(mine.first_cpu_ms),
+                "reference_first_cpu_ms": span(first_reference.first_cpu_ms),
+                "first_ratio": ratio(mine.first_cpu_ms, first_reference.first_cpu_ms),
+                "first_wall_ratio": ratio(mine.first_ms, first_reference.first_ms),
+                "modules": mine.modules,
+                "reference_modules": reference.modules,
+                "verdict": "PASS" if import_ratio <= GOAL_RATIO else "FAIL",
+            }
+        )
+    return out
+
+
+def print_table(table: list[dict[str, Any]], costs: Mapping[str, Mapping[str, float]]) -> None:
+    head = (
+        "| handler | import CPU ms | bare `import boto3` CPU ms | ratio (goal <= 1.2x) | wall ms (boto3) "
+        "| wall ratio | first invocation CPU ms | bare boto3 + same clients + 1 call, CPU ms | ratio "
+        "(wall) | modules (boto3) |"
+    )
+    print(head)
+    print("|" + "---|" * (head.count(" | ") + 1))
+    for r in table:
+        print(
+            f"| {r['handler']} | {r['import_cpu_ms']} | {r['reference_import_cpu_ms']} "
+            f"| {r['import_ratio']:.2f}x {r['verdict']} | {r['import_wall_ms']} ({r['reference_import_wall_ms']}) "
+            f"| {r['import_wall_ratio']:.2f}x | {r['first_cpu_ms']} | {r['reference_first_cpu_ms']} "
+            f"| {r['first_ratio']:.2f}x ({r['first_wall_ratio']:.2f}x) | {r['modules']} ({r['reference_modules']}) |"
+        )
+    if costs:
+        packages = sorted(
+            {p for per in costs.values() for p in per},
+            key=lambda p: -max(c.get(p, 0) for c in costs.values()),
+        )
+        names = list(costs)
+        print("\nimport self time per top-level package, ms (median; `-X importtime`):\n")
+        print("| package | " + " | ".join(names) + " |")
+        print("|---|" + "---|" * len(names))
+        for package in packages[:25]:
+            print(f"| {package} | " + " | ".join(f"{costs[n].get(package, 0):.1f}" for n in names) + " |")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--importtime", action="store_true", help="also the import cost per package")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+
+    from infra.packaging import build_asset, find_lambda_python
+
+    python = find_lambda_python()
+    asset = build_asset()
+    load_before = load_average()
+    with read_only_copy(asset.path) as copy, local_endpoint() as endpoint:
+        figures, costs = measure(python, copy, args.rounds, endpoint=endpoint, with_costs=args.importtime)
+    load_after = load_average()
+    table = rows(figures)
+    print(
+        f"bench/coldstart.py --rounds {args.rounds}: Python {python}, asset {asset.asset_hash}, "
+        f"load average before {load_before}, after {load_after}\n"
+    )
+    print_table(table, costs)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "rounds": args.rounds,
+            "load_before": load_before,
+            "load_after": load_after,
+            "rows": table,
+            "figures": {k: asdict(v) for k, v in figures.items()},
+            "import_costs_ms": costs,
+        }
+        args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return 0 if all(r["verdict"] == "PASS" for r in table) else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    raise SystemExit(main())
