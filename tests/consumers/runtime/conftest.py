@@ -128,6 +128,8 @@ class FaultyDynamo:
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(self._client, name)
+        if not callable(real):  # `meta` (its event hooks), not an operation
+            return real
 
         def call(**kwargs: Any) -> Any:
             if name in self._lost:
