@@ -31,7 +31,10 @@ logger = Logger(service=SERVICE)
 # Well inside the function's 60 s: botocore's defaults (60 s connect and read, legacy retries) would let
 # one stuck call outlast the invocation. Standard retries back off with jitter on throttling.
 SQS_CONFIG = Config(
-    connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3}, tcp_keepalive=True
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "total_max_attempts": 3},
+    tcp_keepalive=True,
 )
 
 

@@ -23,7 +23,7 @@ from consumers.runtime.lambda_entry import ConsumerHandler, make_handler
 from consumers.runtime.outcomes import Delivered, Outcome
 from consumers.runtime.settings import ConsumerSettings
 from fanout.events import TaskEvent
-from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE
+from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE, SQS_MAX_MESSAGE_BYTES
 from tests.clock import FakeClock
 
 CHANNEL = "fakechan"
@@ -324,7 +324,7 @@ def provision(
     """A FIFO queue, its FIFO DLQ and a ledger table (key pk, TTL expires_at): queue url, arn, dlq, table."""
     sqs, dynamodb = aws_client("sqs"), aws_client("dynamodb")
     prefix = unique_name("consumer")
-    fifo = {"FifoQueue": "true"}
+    fifo = {"FifoQueue": "true", "MaximumMessageSize": str(SQS_MAX_MESSAGE_BYTES)}  # as the stack sets it
     dlq_url = sqs.create_queue(QueueName=f"{prefix}-dlq.fifo", Attributes=fifo)["QueueUrl"]
     queue_url = sqs.create_queue(
         QueueName=f"{prefix}.fifo", Attributes={**fifo, "VisibilityTimeout": str(QUEUE_VISIBILITY_S)}
