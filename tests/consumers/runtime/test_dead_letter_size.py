@@ -32,7 +32,9 @@ def test_a_body_at_the_routers_limit_dead_letters_with_every_attribute(consumer_
             QueueUrl=consumer_env.settings.dlq_url, AttributeNames=["MaximumMessageSize"]
         )["Attributes"]["MaximumMessageSize"]
     )
-    assert dlq_size == SQS_MAX_MESSAGE_BYTES  # as the stack sets it (test_least_privilege checks the template)
+    assert (
+        dlq_size == SQS_MAX_MESSAGE_BYTES
+    )  # as the stack sets it (test_least_privilege checks the template)
     body = "{" + "x" * (MAX_BODY_BYTES - 1)  # unparseable: dead-lettered as malformed, the whole body kept
     consumer_env.send(body=body, group="task-big")
 
