@@ -72,10 +72,25 @@ class RecordingSQS:
         self.visibility: list[tuple[str, int]] = []  # (receipt handle, seconds)
         self.refuse_dlq = False
         self._refusals = 0
+        self._failing: list[str] = []
 
     def change_message_visibility(self, **kwargs: Any) -> Any:
+        self._maybe_fail("change_message_visibility")
         self.visibility.append((kwargs["ReceiptHandle"], kwargs["VisibilityTimeout"]))
         return self._client.change_message_visibility(**kwargs)
+
+    def fail_next(self, operation: str) -> None:
+        """The next call of `operation` (change_message_visibility, delete_message) fails with a 500."""
+        self._failing.append(operation)
+
+    def delete_message(self, **kwargs: Any) -> Any:
+        self._maybe_fail("delete_message")
+        return self._client.delete_message(**kwargs)
+
+    def _maybe_fail(self, operation: str) -> None:
+        if operation in self._failing:
+            self._failing.remove(operation)
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"}}, operation)
 
     def change_message_visibility_batch(self, **kwargs: Any) -> Any:
         self.visibility.extend((e["ReceiptHandle"], e["VisibilityTimeout"]) for e in kwargs["Entries"])
