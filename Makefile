@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: demo test lint bench lock venv clean
+.PHONY: demo test lint bench lock soak venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -n 2
+
+# The once-only property test with thousands of random event and fault schedules (CI runs 20 examples).
+SOAK_EXAMPLES ?= 2000
+SOAK_SHARDS ?= 2
+soak: $(STAMP)
+	FANOUT_PROPERTY_EXAMPLES=$(SOAK_EXAMPLES) FANOUT_PROPERTY_SHARDS=$(SOAK_SHARDS) \
+		$(BIN)/pytest tests/consumers/runtime/test_once_only_property.py -n $(SOAK_SHARDS) -p no:cacheprovider \
+		--hypothesis-show-statistics --durations=0 -q
 
 # Every benchmark, then one table (figure, goal, reference, measured, verdict); never part of `make test`.
 bench: $(STAMP)

@@ -41,6 +41,15 @@ FLOOR_RECEIVES = 720
 # The delivery ledger (once-only per channel and event): one item per (channel, event id).
 LEDGER_PARTITION_KEY = "pk"
 LEDGER_TTL_ATTRIBUTE = "expires_at"
+# Coordination items beside the delivery entries: "<kind>#<channel>#<key>" (consumers/runtime/shared_*.py).
+LEDGER_ITEM_KINDS = ("ratelimit", "outage")
+
+
+def ledger_key_patterns(channel: str) -> tuple[str, ...]:
+    """The ledger keys one channel's consumer may touch (IAM `dynamodb:LeadingKeys` patterns): its
+    delivery entries "<channel>#<event id>" and its coordination items "<kind>#<channel>#<key>"."""
+    return (f"{channel}#*", *(f"{kind}#{channel}#*" for kind in LEDGER_ITEM_KINDS))
+
 
 # Tables the platform owns (data-model.md).
 TASK_TABLE_KEY = "task_id"
@@ -143,11 +152,17 @@ class ChannelSpec:
     handler: str  # "package.module.function" of the consumer Lambda
     channel_factory: str  # "package.module.function" building the Channel (for in-process runtimes)
     api_base_url: str
+    # Task-table attributes the consumer writes (its bookkeeping); its role may update no others.
+    task_attributes: frozenset[str] = frozenset()
 
     def validate(self, settings: ChannelSettings | None = None) -> ChannelSettings:
         """Raise InvalidChannelSettings for anything that would not deploy or would misbehave."""
         s = settings or self.settings
         problems: list[str] = []
+        if self.name in LEDGER_ITEM_KINDS or "#" in self.name or "*" in self.name:
+            problems.append(
+                f"the name must not be a ledger item kind ({', '.join(LEDGER_ITEM_KINDS)}) nor hold # or *"
+            )
         if not 1 <= s.batch_size <= FIFO_MAX_BATCH_SIZE:
             problems.append(f"batchSize {s.batch_size} must be 1..{FIFO_MAX_BATCH_SIZE} for a FIFO queue")
         if not MIN_MAX_CONCURRENCY <= s.max_concurrency <= MAX_MAX_CONCURRENCY:
@@ -232,6 +247,7 @@ SLACK = ChannelSpec(
     handler="consumers.slack.handler.handler",
     channel_factory="consumers.slack.channel.build_slack_channel",
     api_base_url="https://slack.com/api",
+    task_attributes=frozenset({"channel_metadata"}),
 )
 
 GITHUB = ChannelSpec(
@@ -251,6 +267,7 @@ GITHUB = ChannelSpec(
     handler="consumers.github.handler.handler",
     channel_factory="consumers.github.channel.build_github_channel",
     api_base_url="https://api.github.com",
+    task_attributes=frozenset({"github_comment_id"}),
 )
 
 CHANNELS: Mapping[str, ChannelSpec] = {spec.name: spec for spec in (SLACK, GITHUB)}

@@ -51,6 +51,9 @@ class ChannelPipeline(Construct):
             queue_name=registry.dlq_name(props.name_prefix, channel.name),
             fifo=True,
             retention_period=RETENTION,
+            # Explicit, and the same as the source queue's: the DLQ takes every body the queue took, plus
+            # the consumer's attributes (dead_letter.fitted keeps those within the limit).
+            max_message_size_bytes=registry.SQS_MAX_MESSAGE_BYTES,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             redrive_allow_policy=sqs.RedriveAllowPolicy(
@@ -69,6 +72,7 @@ class ChannelPipeline(Construct):
             fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
             visibility_timeout=Duration.seconds(settings.visibility_timeout_s),
             retention_period=RETENTION,
+            max_message_size_bytes=registry.SQS_MAX_MESSAGE_BYTES,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(

@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE
+from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE, ChannelSpec, ledger_key_patterns
 
 # What a consumer does with the ledger: read an entry, claim (conditional put), complete, release.
 LEDGER_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -31,5 +31,17 @@ class DeliveryLedger(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-    def grant_consumer(self, grantee: iam.IGrantable) -> None:
-        self.table.grant(grantee, *LEDGER_ACTIONS)
+    def grant_consumer(self, grantee: iam.IGrantable, channel: ChannelSpec | None = None) -> None:
+        """The ledger actions, on the rows of `channel` only (its delivery entries and coordination items,
+        by `dynamodb:LeadingKeys`): one consumer can neither read nor reset another channel's rows."""
+        if channel is None:  # the whole table: only for tools that are not a channel's consumer
+            self.table.grant(grantee, *LEDGER_ACTIONS)
+            return
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(LEDGER_ACTIONS),
+            resource_arns=[self.table.table_arn],
+            conditions={
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(ledger_key_patterns(channel.name))}
+            },
+        )

@@ -113,8 +113,8 @@ class FanoutNotifications(Construct):
                     github_token_secret_arn=p.github_token_secret_arn or p.github_token_secret_name,
                 ),
             )
-            ledger.grant_consumer(pipeline.role)
-            tables.grant_task_access(pipeline.role)
+            ledger.grant_consumer(pipeline.role, channel.spec)
+            tables.grant_task_access(pipeline.role, channel.spec)
             self._grant_secrets(channel.name, pipeline.role)
             self.pipelines[channel.name] = pipeline
 

@@ -93,6 +93,12 @@ class Observability(Construct):
                 ),
             )
             self._alarm(
+                f"{name}-dlq-send-failed",
+                consumer_metric(pipeline, "DeadLetterFailed"),
+                threshold=0,
+                description=f"fanout {name}: the DLQ refused messages; they stay on the queue (logs: dlq_send_failed)",
+            )
+            self._alarm(
                 f"{name}-oldest-message-age",
                 pipeline.queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
                 threshold=pipeline.channel.age_alarm_s,

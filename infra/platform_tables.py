@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from fanout.registry import EVENTS_TABLE_KEYS, TASK_TABLE_KEY
+from fanout.registry import EVENTS_TABLE_KEYS, TASK_TABLE_KEY, ChannelSpec
 
 # The consumers read a task and write their bookkeeping fields, always conditionally.
 TASK_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
@@ -44,8 +44,24 @@ class PlatformTables(Construct):
             raise ValueError("the events table has no stream")
         self.events_stream_arn: str = stream_arn
 
-    def grant_task_access(self, grantee: iam.IGrantable) -> None:
-        self.task_table.grant(grantee, *TASK_TABLE_ACTIONS)
+    def grant_task_access(self, grantee: iam.IGrantable, channel: ChannelSpec | None = None) -> None:
+        """Read any task; with `channel`, update only the attributes that channel writes (its registry
+        entry's `task_attributes`), never a task's status, repo or another channel's bookkeeping."""
+        if channel is None:
+            self.task_table.grant(grantee, *TASK_TABLE_ACTIONS)
+            return
+        self.task_table.grant(grantee, "dynamodb:GetItem")
+        written = sorted({TASK_TABLE_KEY, *channel.task_attributes})
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["dynamodb:UpdateItem"],
+            resource_arns=[self.task_table.table_arn],
+            conditions={
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": written},
+                # No old values back: they would carry attributes outside the list.
+                "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
+            },
+        )
 
     def _table(
         self, construct_id: str, partition: str, sort: str | None = None, *, stream: bool = False

@@ -32,6 +32,7 @@ from consumers.runtime.channel import Clock, Prepared
 from consumers.runtime.clients import Clients
 from consumers.runtime.gates import subscription_gate
 from consumers.runtime.outcomes import Delivered, Outcome, Skipped, Terminal
+from consumers.runtime.pr_links import vet_pr_link
 from consumers.runtime.settings import ConsumerSettings
 from fanout import event_types, registry
 from fanout.dynamo import AttributeValueError
@@ -64,6 +65,7 @@ class GitHubChannel:
         self._logger = logger or Logger(service=registry.GITHUB.name, child=True)
         self._store = TaskStore(clients.dynamodb, settings.task_table)
         self._tokens = TokenSource(clients.secrets, settings.github_token_secret)
+        self._web_url = settings.github_web_url
         api = GitHubApi(
             http=clients.http,
             base_url=settings.api_base_url,
@@ -96,6 +98,7 @@ class GitHubChannel:
         if not isinstance(credential, Credential):
             return credential
         target = Target(repo=repo, number=number, credential=credential, comment_id=stored_comment_id(task))
+        task = vet_pr_link(event, task, web_url=self._web_url, logger=self._logger, channel=self.name)
         return Prepared(
             event=event, task=task, rate_limit_key=credential.rate_limit_key, extras={TARGET: target}
         )

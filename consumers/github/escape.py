@@ -1,12 +1,17 @@
 """Untrusted text (error messages, descriptions) made safe for a GitHub comment body.
 
 GitHub renders comment bodies as Markdown with inline HTML. Escaping `&`, `<` and `>` means untrusted text
-can neither open a tag nor close the hidden marker comment (`-->`). A zero-width space after `@` and
-between `#` and a digit means it cannot @-mention a user or team nor cross-reference an issue (both
-notify people); the approach is the one Renovate uses in its PR bodies. Markdown's own punctuation
-(link and image brackets, emphasis, code, tables) becomes a numeric character reference, which CommonMark
-shows as the character but never reads as markup: a failure reason cannot dress a phishing link or a
-tracking image up as the bot's own words. A bare URL stays a visible URL.
+can neither open a tag nor close the hidden marker comment (`-->`). Markdown's own punctuation (link and
+image brackets, emphasis, code, tables) becomes a numeric character reference, which CommonMark shows as
+the character but never reads as markup: a failure reason cannot dress a phishing link or a tracking
+image up as the bot's own words.
+
+GitHub then turns text into links and references on its own (autolinks), and references notify people.
+A zero-width space breaks every form, the approach Renovate uses in its PR bodies: after `@` (mentions,
+team mentions, `user@sha`, e-mail addresses), between `#` and a digit (`#123`, `owner/repo#123`), after
+the hyphen of `GH-123` and of any `PREFIX-123` (custom autolink references), inside a commit SHA (7 to 40
+hex digits), and before `://` and after `www` (a URL, including an issue or PR URL, which GitHub would
+show as a cross-reference): a URL stays visible text, never a link.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ ZERO_WIDTH_SPACE = "&#8203;"
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _HTML.update({c: f"&#{ord(c)};" for c in "[]`*_~|\\"})
 # One pass, so the `#` of a reference made here is never read as an issue reference.
-_UNSAFE = re.compile("[" + re.escape("".join(_HTML)) + r"]|@|#(?=\d)")  # ..., a mention, an issue reference
+_UNSAFE = re.compile(
+    "[" + re.escape("".join(_HTML)) + "]"
+    r"|@|#(?=\d)"  # a mention, an issue reference
+    r"|(?<=[A-Za-z])-(?=\d)"  # GH-123 and custom autolink prefixes (JIRA-123)
+    r"|\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{7,40}\b"  # a commit SHA
+    r"|(?<=[A-Za-z])(?=://)"  # a URL's scheme
+    r"|\b(?i:www)(?=\.)"  # a www. autolink
+)
 _WHITESPACE = re.compile(r"\s+")
 _LINKABLE_URL = re.compile(r"https?://[^\s()<>\[\]\"'`]+")
 
@@ -30,8 +42,12 @@ def escape_text(text: str) -> str:
 
 
 def _neutralise(match: re.Match[str]) -> str:
-    char = match.group(0)
-    return _HTML.get(char) or char + ZERO_WIDTH_SPACE
+    text = match.group(0)
+    if text in _HTML:
+        return _HTML[text]
+    if len(text) >= 7:  # a SHA: broken after its first digit
+        return text[0] + ZERO_WIDTH_SPACE + text[1:]
+    return text + ZERO_WIDTH_SPACE  # `@`, `#`, `-`, `www`, or the empty match before `://`
 
 
 def truncate(text: str, limit: int) -> str:

@@ -88,7 +88,7 @@ def _cost(task: Task) -> str | None:
 
 def _pr_link(event: TaskEvent, task: Task, *, label: str = "") -> str | None:
     number = _pr_number(task.get("pr_number")) or _pr_number(event.metadata.get("pr_number"))
-    url = safe_url(task.get("pr_url")) or safe_url(event.metadata.get("pr_url"))
+    url = safe_url(task.get("pr_url"))  # vetted in prepare: the task's own repository on the GitHub host
     text = " ".join(part for part in (label, f"#{number}" if number else "") if part) or "pull request"
     if url:
         return f"[{text}]({url})"

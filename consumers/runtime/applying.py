@@ -150,7 +150,9 @@ class Applier:
         try:
             self._dlq.send(message, dead)
         except DeadLetterFailed as exc:
-            self._telemetry.problem("dlq_send_failed", event, str(exc), dlq_reason=letter.reason)
+            # Retried with the message's backoff, floored past FAST_RECEIVES receives: bounded by
+            # maxReceiveCount, after which SQS's own redrive moves the message (without our reason).
+            self._telemetry.dead_letter_failed(event, str(exc), dlq_reason=letter.reason)
             if event is not None and letter.claim is not None:
                 self._release_quietly(event, letter)
             self.send_back(

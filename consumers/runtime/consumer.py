@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from consumers.runtime import budget, dlq_attributes
@@ -18,6 +19,7 @@ from consumers.runtime.backoff import RandomSource, clamp_delay, retry_delay
 from consumers.runtime.channel import Channel, Clock, Prepared
 from consumers.runtime.clients import Clients
 from consumers.runtime.dead_letter import DeadLetterQueue
+from consumers.runtime.deadline import CallDeadline, DeadlineReached
 from consumers.runtime.dispositions import Disposition, Done, Later, MessageFailed, ToDeadLetter
 from consumers.runtime.key_guards import KeyGuards
 from consumers.runtime.ledger import (
@@ -94,6 +96,9 @@ class Consumer:
             shared_outages=shared_outages,
             clock=clock,
         )
+        # Every call channel code makes (httpx, the AWS SDK) is checked against the record's deadline.
+        self._deadline = CallDeadline()
+        self._deadline.install(clients.http, clients.dynamodb, clients.secrets)
         self._applier = Applier(
             channel=settings.channel,
             ledger=self._ledger,
@@ -117,6 +122,7 @@ class Consumer:
         for the queue's whole visibility timeout."""
         message = QueueMessage.from_record(record)
         batch.seen.add(message.message_id)
+        self._deadline.use(batch.remaining_ms)
         event: TaskEvent | None = None
         try:
             try:
@@ -343,9 +349,15 @@ class Consumer:
         self._telemetry.problem(f"{what}_failed", None, error)
 
     def _guarded(self, call: Callable[[], T], on_error: Callable[[Exception], Retry]) -> T | Retry:
-        """Channel code must not raise for a provider's answer; if it does anyway, it becomes a Retry."""
+        """Channel code must not raise for a provider's answer; if it does anyway, it becomes a Retry.
+        Out of time before one of its calls, it becomes a short wait that costs no attempt (uncertain after
+        a reconcile or a delivery began: an earlier call of it may have applied)."""
         try:
-            return call()
+            with self._deadline.active():
+                return call()
+        except DeadlineReached as exc:
+            cut = on_error(exc)
+            return replace(cut, after_seconds=OUT_OF_TIME_DELAY_S, reason=OUT_OF_TIME, costs_attempt=False)
         except Exception as exc:
             key = self._telemetry.key("channel_raised")
             self._telemetry.logger.warning(key, exc_info=True, extra={"event": key})

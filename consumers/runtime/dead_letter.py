@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consumers.runtime import dlq_attributes as attrs
 from consumers.runtime.queue_message import QueueMessage
 from consumers.runtime.redact import safe_error
+from fanout.registry import SQS_MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -57,10 +58,38 @@ def message_attributes(letter: DeadLetter) -> dict[str, MessageAttributeValueTyp
     return {name: {"DataType": kind, "StringValue": value} for name, (kind, value) in values.items() if value}
 
 
+def message_size(body: str, attributes: dict[str, MessageAttributeValueTypeDef]) -> int:
+    """What SQS counts against MaximumMessageSize: the body plus each attribute's name, type and value."""
+    size = len(body.encode())
+    for name, value in attributes.items():
+        size += len(name.encode()) + len(value["DataType"].encode()) + len(value["StringValue"].encode())
+    return size
+
+
+def fitted(
+    body: str, attributes: dict[str, MessageAttributeValueTypeDef], limit: int
+) -> dict[str, MessageAttributeValueTypeDef]:
+    """The attributes, shortened until the dead letter fits `limit`: `last_error` is cut first, then only
+    the reason is kept (the source queue took the body with its own attributes, so the body fits)."""
+    if message_size(body, attributes) <= limit:
+        return attributes
+    trimmed = dict(attributes)
+    error = trimmed.pop(attrs.LAST_ERROR, None)
+    if error is not None:
+        room = limit - message_size(body, trimmed) - len(attrs.LAST_ERROR) - len("String") - 1
+        text = error["StringValue"].encode()[: max(room, 0)].decode(errors="ignore")
+        if text:
+            trimmed[attrs.LAST_ERROR] = {"DataType": "String", "StringValue": text}
+    if message_size(body, trimmed) <= limit:
+        return trimmed
+    return {name: value for name, value in attributes.items() if name == attrs.REASON}
+
+
 class DeadLetterQueue:
-    def __init__(self, sqs: SQSClient, dlq_url: str) -> None:
+    def __init__(self, sqs: SQSClient, dlq_url: str, *, max_bytes: int = SQS_MAX_MESSAGE_BYTES) -> None:
         self._sqs = sqs
         self._url = dlq_url
+        self._max_bytes = max_bytes  # the DLQ's MaximumMessageSize, set explicitly by the stack
 
     def send(self, message: QueueMessage, letter: DeadLetter) -> str:
         """Send the original body; returns the DLQ's message id. Raises DeadLetterFailed.
@@ -68,13 +97,14 @@ class DeadLetterQueue:
         The deduplication id is fresh: a deterministic one could make SQS drop a second dead-lettering of
         the same message within its 5-minute window, and the message would then be lost when we delete it.
         """
+        body = message.body or "(empty body)"
         try:
             response = self._sqs.send_message(
                 QueueUrl=self._url,
-                MessageBody=message.body or "(empty body)",
+                MessageBody=body,
                 MessageGroupId=message.group_id or letter.task_id or FALLBACK_GROUP,
                 MessageDeduplicationId=f"{message.message_id[:60]}-{uuid.uuid4().hex}",
-                MessageAttributes=message_attributes(letter),
+                MessageAttributes=fitted(body, message_attributes(letter), self._max_bytes),
             )
         except (ClientError, BotoCoreError) as exc:
             raise DeadLetterFailed(f"{type(exc).__name__}: {exc}") from exc

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from fanout import registry
 
@@ -24,6 +25,7 @@ ENV_MAX_AGE_S = "FANOUT_MAX_AGE_S"
 ENV_BACKOFF_BASE_S = "FANOUT_BACKOFF_BASE_S"
 ENV_BACKOFF_CAP_S = "FANOUT_BACKOFF_CAP_S"
 ENV_CLAIM_TTL_S = "FANOUT_CLAIM_TTL_S"
+ENV_GITHUB_WEB_URL = "FANOUT_GITHUB_WEB_URL"  # the only host a PR link may point at (pr_links.py)
 ENV_TIMEOUT_S = "FANOUT_TIMEOUT_S"  # the function's own timeout, for the checks below
 ENV_MIN_WAIT_S = "FANOUT_MIN_WAIT_S"
 ENV_HTTP_CONNECT_TIMEOUT_S = "FANOUT_HTTP_CONNECT_TIMEOUT_S"
@@ -35,6 +37,7 @@ ENV_SLACK_SECRET_PREFIX = "FANOUT_SLACK_SECRET_PREFIX"
 ENV_GITHUB_TOKEN_SECRET = "FANOUT_GITHUB_TOKEN_SECRET"
 
 DEFAULT_SLACK_SECRET_PREFIX = "bgagent/slack/"
+DEFAULT_GITHUB_WEB_URL = "https://github.com"
 CLAIM_TTL_FACTOR = registry.CLAIM_TTL_FACTOR
 _DEFAULTS = registry.ChannelSettings(
     batch_size=1, max_concurrency=2, reserved_concurrency=None, memory_mb=128, timeout_s=30,
@@ -69,6 +72,7 @@ class ConsumerSettings:
     hot_window_s: int = _DEFAULTS.hot_window_s
     outage_stale_s: int = _DEFAULTS.outage_stale_s
     ledger_retention_s: int = _DEFAULTS.ledger_retention_s
+    github_web_url: str = DEFAULT_GITHUB_WEB_URL
 
     @property
     def record_margin_s(self) -> float:
@@ -130,9 +134,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> ConsumerSettings:
         hot_window_s=number(ENV_HOT_WINDOW_S, d.hot_window_s, int, 1, half_day),
         outage_stale_s=number(ENV_OUTAGE_STALE_S, d.outage_stale_s, int, 1, half_day),
         ledger_retention_s=number(ENV_LEDGER_RETENTION_S, d.ledger_retention_s, int, 1, 365 * day),
+        github_web_url=_web_url(env.get(ENV_GITHUB_WEB_URL, "").strip() or DEFAULT_GITHUB_WEB_URL),
     )
     _check_together(settings, timeout)
     return settings
+
+
+def _web_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"https", "http"} or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(f"environment variable {ENV_GITHUB_WEB_URL}={value!r} is not an http(s) base URL")
+    return value.rstrip("/")
 
 
 def _check_together(s: ConsumerSettings, timeout_s: int) -> None:

@@ -98,6 +98,11 @@ class Telemetry:
         self._metric("DeadLettered")
         self._log(DEAD_LETTERED, event, reason=reason, attempts=attempts, level="warning", **fields)
 
+    def dead_letter_failed(self, event: TaskEvent | None, error: str, **fields: Any) -> None:
+        """The DLQ refused a message (it stays on the queue): metric DeadLetterFailed, alarmed."""
+        self._metric("DeadLetterFailed")
+        self.problem("dlq_send_failed", event, error, **fields)
+
     def problem(self, outcome: str, event: TaskEvent | None, error: str, **fields: Any) -> None:
         """Something the runtime recovers from but an operator should see (own event key, no counter)."""
         self._log(outcome, event, reason=safe_error(error, 500), level="warning", **fields)

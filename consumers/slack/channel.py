@@ -15,6 +15,7 @@ from consumers.runtime.channel import Clock, Prepared
 from consumers.runtime.clients import Clients
 from consumers.runtime.gates import subscription_gate
 from consumers.runtime.outcomes import Delivered, Outcome, Skipped, Terminal
+from consumers.runtime.pr_links import vet_pr_link
 from consumers.runtime.settings import ConsumerSettings
 from consumers.slack.api import SlackApi
 from consumers.slack.calls import SlackCalls, rate_limit_key
@@ -50,6 +51,7 @@ class SlackChannel:
         self._logger = logger or Logger(service=registry.SLACK.name, child=True)
         self._store = TaskStore(clients.dynamodb, settings.task_table)
         self._tokens = TokenSource(clients.secrets, settings.slack_secret_prefix, clock)
+        self._web_url = settings.github_web_url
         calls = SlackCalls(SlackApi(clients.http, settings.api_base_url), self._tokens, self._logger)
         self._delivery = SlackDelivery(calls, self._store, self._logger)
 
@@ -79,6 +81,9 @@ class SlackChannel:
             return Skipped(token.reason)
         if not isinstance(token, BotToken):
             return token
+        task = vet_pr_link(
+            event, task, web_url=self._web_url, logger=self._logger, channel=self.name, from_event=False
+        )
         return Prepared(
             event=event, task=task, rate_limit_key=rate_limit_key(target.team_id), extras={TARGET: target}
         )

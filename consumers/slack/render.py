@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumers.runtime.humanize import duration
-from consumers.slack.escape import escape, safe
+from consumers.slack.escape import bounded, safe
 from fanout import event_types as et
 from fanout.events import TaskEvent
 
@@ -21,7 +21,13 @@ DESCRIPTION_CHARS = 200
 ERROR_CHARS = 300
 PREVIEW_CHARS = 200
 UNKNOWN_ERROR = "Unknown error"
+TASK_ID_CHARS = 100
+# Block Kit's limits: Slack answers invalid_blocks to a message over any of them.
+SECTION_CHARS = 3000
+ACTION_ID_CHARS = 255
+BUTTON_VALUE_CHARS = 2000
 _URL_MAX = 3000
+CANCEL_ACTION = "cancel_task"
 _PR_NUMBER = re.compile(r"/pull/(\d+)")
 
 
@@ -76,11 +82,11 @@ def _facts(task: Mapping[str, Any]) -> str | None:
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": bounded(text, SECTION_CHARS)}}
 
 
 def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": bounded(text, SECTION_CHARS)}]}
 
 
 def _message(*lines: str | None, extra: tuple[dict[str, Any], ...] = ()) -> SlackMessage:
@@ -112,7 +118,7 @@ def task_created(event: TaskEvent, task: Mapping[str, Any]) -> SlackMessage:
     description = _text(task, "task_description")
     head = f":rocket: *Task submitted*{_repo(task, 'for')}"
     body = safe(description, DESCRIPTION_CHARS) if description else None
-    footer = f"Task ID: `{escape(event.task_id)}`"
+    footer = f"Task ID: `{safe(event.task_id, TASK_ID_CHARS)}`"
     return SlackMessage(
         text="\n".join(line for line in (head, body, footer) if line),
         blocks=(*(_section(line) for line in (head, body) if line), _context(footer)),
@@ -122,6 +128,9 @@ def task_created(event: TaskEvent, task: Mapping[str, Any]) -> SlackMessage:
 def session_started(event: TaskEvent, task: Mapping[str, Any]) -> SlackMessage:
     repo = _repo(task, "on")
     head = f":hourglass_flowing_sand: Agent started working{repo}"
+    action_id = f"{CANCEL_ACTION}:{event.task_id}"
+    if len(action_id) > ACTION_ID_CHARS or len(event.task_id) > BUTTON_VALUE_CHARS:
+        return _message(head)  # a task id that cannot name its button: no button rather than invalid_blocks
     cancel = {
         "type": "actions",
         "elements": [
@@ -129,7 +138,7 @@ def session_started(event: TaskEvent, task: Mapping[str, Any]) -> SlackMessage:
                 "type": "button",
                 "text": {"type": "plain_text", "text": "Cancel Task"},
                 "style": "danger",
-                "action_id": f"cancel_task:{event.task_id}",
+                "action_id": action_id,
                 "value": event.task_id,
             }
         ],

@@ -231,6 +231,12 @@ def register_ops_commands(
                 typer.echo(f"{channel}: event source {result.uuid} {result.before} -> {result.after}")
             else:
                 typer.echo(f"{channel}: event source {result.uuid} already {result.before}; nothing changed")
+            if not enabled:
+                warning = pause.oldest_near_retention(
+                    session.sqs, session.cloudwatch, target.channel(channel), clock()
+                )
+                if warning:
+                    typer.echo(f"{channel}: {warning}", err=True)
 
     @channel_app.command("pause")
     def pause_command(

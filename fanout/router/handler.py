@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from botocore.config import Config
 
 from fanout.batch_response import Record, process_partial, stream_item_id
 from fanout.router.plan import BatchPlan, OutboundMessage, plan_batch
-from fanout.router.sender import SendResult, send_all
+from fanout.router.sender import RetryPacing, SendResult, send_all
 from fanout.router.settings import RouterSettings, load_settings
 
 if TYPE_CHECKING:
@@ -26,6 +27,19 @@ SERVICE = "fanout-router"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Fanout"
 
 logger = Logger(service=SERVICE)
+# Well inside the function's 60 s: botocore's defaults (60 s connect and read, legacy retries) would let
+# one stuck call outlast the invocation. Standard retries back off with jitter on throttling.
+SQS_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "total_max_attempts": 3},
+    tcp_keepalive=True,
+)
+
+
+def sqs_client() -> SQSClient:
+    client: SQSClient = boto3.client("sqs", config=SQS_CONFIG)
+    return client
 
 
 class RecordNotRouted(RuntimeError):
@@ -39,8 +53,10 @@ def make_handler(settings: RouterSettings, *, sqs: SQSClient) -> Handler:
         by_channel: dict[str, list[OutboundMessage]] = defaultdict(list)
         for message in plan.messages:
             by_channel[message.channel].append(message)
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        pacing = RetryPacing(time_left_s=lambda: remaining() / 1000.0 if callable(remaining) else None)
         results = {
-            channel: send_all(sqs, settings.queue_urls[channel], messages)
+            channel: send_all(sqs, settings.queue_urls[channel], messages, pacing)
             for channel, messages in by_channel.items()
         }
         failed = set().union(*(r.failed_records for r in results.values()))
@@ -106,5 +122,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point: settings and the SQS client are built once per container."""
     global _handler
     if _handler is None:
-        _handler = make_handler(load_settings(), sqs=boto3.client("sqs"))
+        _handler = make_handler(load_settings(), sqs=sqs_client())
     return _handler(event, context)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,35 @@ else:
 MAX_ENTRIES = 10
 MAX_BATCH_BYTES = 256 * 1024
 MAX_ROUNDS = 3  # the first try plus two retries of the failed entries
+# Between rounds: full jitter on an exponential ceiling (a throttled queue needs a moment, and a dozen
+# routers retrying in lockstep would throttle it again), never into the time the invocation still needs.
+BACKOFF_BASE_S = 0.1
+BACKOFF_CAP_S = 2.0
+# What a retry round must leave of the invocation: one SendMessageBatch at the client's timeouts.
+ROUND_RESERVE_S = 8.0
+
+
+@dataclass(frozen=True)
+class RetryPacing:
+    """How the sender waits between rounds; `time_left_s` is the invocation's remaining time (None: no
+    limit). Injected so tests neither sleep nor depend on the clock."""
+
+    sleep: Callable[[float], None] = time.sleep
+    random: Callable[[], float] = random.random
+    time_left_s: Callable[[], float | None] = lambda: None
+    base_s: float = BACKOFF_BASE_S
+    cap_s: float = BACKOFF_CAP_S
+    reserve_s: float = ROUND_RESERVE_S
+
+    def before_round(self, round_no: int) -> bool:
+        """Wait before retry round `round_no` (1-based); False when the invocation has no time for it:
+        the entries then fail, and the stream replays the records later."""
+        delay = self.random() * min(self.cap_s, self.base_s * 2.0 ** (round_no - 1))
+        left = self.time_left_s()
+        if left is not None and left - delay < self.reserve_s:
+            return False
+        self.sleep(delay)
+        return True
 
 
 @dataclass
@@ -28,7 +59,9 @@ class SendResult:
     sent: int = 0
 
 
-def send_all(sqs: SQSClient, queue_url: str, messages: Sequence[OutboundMessage]) -> SendResult:
+def send_all(
+    sqs: SQSClient, queue_url: str, messages: Sequence[OutboundMessage], pacing: RetryPacing | None = None
+) -> SendResult:
     """Send one channel's messages, each task's in stream order.
 
     When a message finally fails, every later message of the same task (group) is held back and its
@@ -41,7 +74,7 @@ def send_all(sqs: SQSClient, queue_url: str, messages: Sequence[OutboundMessage]
     while pending:
         chunk = _next_chunk(pending, failed_groups, result)
         if chunk:
-            _send_chunk(sqs, queue_url, chunk, result, failed_groups)
+            _send_chunk(sqs, queue_url, chunk, result, failed_groups, pacing or RetryPacing())
     return result
 
 
@@ -80,12 +113,17 @@ def _send_chunk(
     chunk: list[OutboundMessage],
     result: SendResult,
     failed_groups: set[str],
+    pacing: RetryPacing,
 ) -> None:
     remaining = dict(enumerate(chunk))
     last_error: dict[int, str] = {}
-    for _ in range(MAX_ROUNDS):
+    for round_no in range(MAX_ROUNDS):
         if not remaining:
             return
+        if round_no and not pacing.before_round(round_no):
+            for key in remaining:
+                last_error[key] = f"{last_error.get(key, 'not sent')}; no time left to retry"
+            break
         result.calls += 1
         try:
             response = sqs.send_message_batch(QueueUrl=queue_url, Entries=list(_entries(remaining)))

@@ -255,12 +255,12 @@ def test_consumer_touches_only_its_own_queues_and_the_tables(
     }
     assert sqs_targets == own
     tables = {k: v for k, v in synthesized.of_type("AWS::DynamoDB::Table").items()}
-    grants = {
-        r["Fn::GetAtt"][0]: sorted(actions_of(st))
-        for st in policy
-        for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
-        if isinstance(r, dict) and r.get("Fn::GetAtt", [""])[0] in tables
-    }
+    granted: dict[str, set[str]] = {}
+    for st in policy:
+        for r in st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]:
+            if isinstance(r, dict) and r.get("Fn::GetAtt", [""])[0] in tables:
+                granted.setdefault(r["Fn::GetAtt"][0], set()).update(actions_of(st))
+    grants = {table: sorted(actions) for table, actions in granted.items()}
     ledger = next(
         k
         for k, v in tables.items()
@@ -314,6 +314,7 @@ def test_alarms_per_channel_and_router_notify_the_topic(synthesized: Synthesized
         "ApproximateNumberOfMessagesVisible": len(CHANNELS) + 1,  # each DLQ + the router's on-failure queue
         "ApproximateAgeOfOldestMessage": len(CHANNELS),
         "IteratorAge": 1,
+        "DeadLetterFailed": len(CHANNELS),
     }
     [topic] = synthesized.of_type("AWS::SNS::Topic").values()
     assert "KmsMasterKeyId" in topic["Properties"]

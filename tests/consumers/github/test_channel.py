@@ -186,3 +186,15 @@ def test_the_event_that_says_how_the_task_ended_is_not_superseded(
 ) -> None:
     task_id = github_env.put_task(status=status, github_comment_id=9001)
     assert github_env.run(make_event(task_id, event_type)) != Skipped("superseded")
+
+
+def test_a_spoofed_pr_link_is_dropped_in_prepare_and_logged(github_env: GitHubEnv) -> None:
+    spoof = "https://github.com.evil.example/acme/widgets/pull/42"
+    task_id = github_env.put_task(pr_url=spoof)
+    prepared = github_env.channel.prepare(make_event(task_id))
+    assert isinstance(prepared, Prepared)
+    assert "pr_url" not in prepared.task
+    assert "fanout.github.untrusted_link" in github_env.log_events()
+    trusted = github_env.channel.prepare(make_event(github_env.put_task()))
+    assert isinstance(trusted, Prepared)
+    assert trusted.task["pr_url"] == "https://github.com/acme/widgets/pull/42"

@@ -101,3 +101,27 @@ def test_markdown_punctuation_becomes_references_that_show_the_character() -> No
     assert escape_text("a_b *c* `d` ~e~ | \\ #7") == (
         "a&#95;b &#42;c&#42; &#96;d&#96; &#126;e&#126; &#124; &#92; #&#8203;7"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "broken"),
+    [
+        ("see GH-123", "GH-&#8203;123"),
+        ("JIRA-42 too", "JIRA-&#8203;42"),
+        ("acme/widgets#5", "acme/widgets#&#8203;5"),
+        ("https://github.com/acme/widgets/issues/7", "https&#8203;://github.com/acme/widgets/issues/7"),
+        ("http://github.com/acme/widgets/pull/8", "http&#8203;://github.com"),
+        ("www.github.com/acme/widgets/pull/9", "www&#8203;.github.com"),
+        (
+            "commit a5c3785ed8d6a35868bc169f07e40e889087fd2e",
+            "a&#8203;5c3785ed8d6a35868bc169f07e40e889087fd2e",
+        ),
+        ("short sha 1a2b3c4", "1&#8203;a2b3c4"),
+        ("octocat@a5c3785", "octocat@&#8203;a"),
+        ("mail me@example.com", "me@&#8203;example.com"),
+    ],
+)
+def test_every_github_autolink_form_is_broken(text: str, broken: str) -> None:
+    escaped = escape_text(text)
+    assert broken in escaped
+    assert escaped.replace("&#8203;", "") == text  # only invisible characters were added

@@ -40,9 +40,12 @@ def test_pr_created_links_the_pr() -> None:
     assert f"**Pull request opened**: [#42]({PR_URL})" in body
 
 
-def test_pr_created_takes_the_pr_from_the_event_when_the_task_lacks_it() -> None:
+def test_pr_created_takes_the_number_from_the_event_and_only_the_vetted_link_of_the_task() -> None:
+    # prepare folds a trusted event link into the task (pr_links.vet_pr_link); render reads the task only
     body = render_body(event("pr_created", pr_number="7", pr_url="https://github.com/a/b/pull/7"), task())
-    assert "[#7](https://github.com/a/b/pull/7)" in body
+    assert "**Pull request opened**: #7." in body
+    linked = render_body(event("pr_created", pr_number="7"), task(pr_url="https://github.com/a/b/pull/7"))
+    assert "[#7](https://github.com/a/b/pull/7)" in linked
 
 
 def test_completed_shows_pr_duration_and_cost() -> None:

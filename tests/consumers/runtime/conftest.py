@@ -23,7 +23,7 @@ from consumers.runtime.lambda_entry import ConsumerHandler, make_handler
 from consumers.runtime.outcomes import Delivered, Outcome
 from consumers.runtime.settings import ConsumerSettings
 from fanout.events import TaskEvent
-from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE
+from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE, SQS_MAX_MESSAGE_BYTES
 from tests.clock import FakeClock
 
 CHANNEL = "fakechan"
@@ -72,10 +72,25 @@ class RecordingSQS:
         self.visibility: list[tuple[str, int]] = []  # (receipt handle, seconds)
         self.refuse_dlq = False
         self._refusals = 0
+        self._failing: list[str] = []
 
     def change_message_visibility(self, **kwargs: Any) -> Any:
+        self._maybe_fail("change_message_visibility")
         self.visibility.append((kwargs["ReceiptHandle"], kwargs["VisibilityTimeout"]))
         return self._client.change_message_visibility(**kwargs)
+
+    def fail_next(self, operation: str) -> None:
+        """The next call of `operation` (change_message_visibility, delete_message) fails with a 500."""
+        self._failing.append(operation)
+
+    def delete_message(self, **kwargs: Any) -> Any:
+        self._maybe_fail("delete_message")
+        return self._client.delete_message(**kwargs)
+
+    def _maybe_fail(self, operation: str) -> None:
+        if operation in self._failing:
+            self._failing.remove(operation)
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"}}, operation)
 
     def change_message_visibility_batch(self, **kwargs: Any) -> Any:
         self.visibility.extend((e["ReceiptHandle"], e["VisibilityTimeout"]) for e in kwargs["Entries"])
@@ -128,6 +143,8 @@ class FaultyDynamo:
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(self._client, name)
+        if not callable(real):  # `meta` (its event hooks), not an operation
+            return real
 
         def call(**kwargs: Any) -> Any:
             if name in self._lost:
@@ -322,7 +339,7 @@ def provision(
     """A FIFO queue, its FIFO DLQ and a ledger table (key pk, TTL expires_at): queue url, arn, dlq, table."""
     sqs, dynamodb = aws_client("sqs"), aws_client("dynamodb")
     prefix = unique_name("consumer")
-    fifo = {"FifoQueue": "true"}
+    fifo = {"FifoQueue": "true", "MaximumMessageSize": str(SQS_MAX_MESSAGE_BYTES)}  # as the stack sets it
     dlq_url = sqs.create_queue(QueueName=f"{prefix}-dlq.fifo", Attributes=fifo)["QueueUrl"]
     queue_url = sqs.create_queue(
         QueueName=f"{prefix}.fifo", Attributes={**fifo, "VisibilityTimeout": str(QUEUE_VISIBILITY_S)}

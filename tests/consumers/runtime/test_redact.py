@@ -7,7 +7,7 @@ import uuid
 import pytest
 from aws_lambda_powertools import Logger
 
-from consumers.runtime.redact import REDACTED, install_redaction, redact, safe_error
+from consumers.runtime.redact import REDACTED, install_redaction, redact, remember_secret, safe_error
 
 
 @pytest.mark.parametrize(
@@ -19,6 +19,8 @@ from consumers.runtime.redact import REDACTED, install_redaction, redact, safe_e
         "ghs_0123456789abcdef",
         "github_pat_11ABCDEFG_0123456789abcdef",
         "Bearer eyJhbGciOi.J9.abc-def",
+        "0123456789abcdef0123456789abcdef01234567",  # a legacy GitHub token, no prefix, no "Bearer"
+        "x-access-token:s3cr3t",
     ],
 )
 def test_tokens_are_redacted(token: str) -> None:
@@ -47,3 +49,12 @@ def test_every_line_through_the_service_handler_is_redacted_even_from_other_logg
     (line,) = [json.loads(raw) for raw in stream.getvalue().splitlines()]
     assert line["message"] == f"posting with {REDACTED}"
     assert line["auth"] == REDACTED
+
+
+def test_a_value_the_consumer_holds_is_redacted_exactly_wherever_it_appears() -> None:
+    held = f"opaque-{uuid.uuid4().hex[:10]}-Token"
+    assert redact(f"echo {held}!") == f"echo {held}!"  # no pattern knows it
+    remember_secret(held)
+    remember_secret("short")  # too short to be a credential: never replaces ordinary words
+    assert redact(f"echo {held}! and {held}") == f"echo {REDACTED}! and {REDACTED}"
+    assert redact("a short word") == "a short word"

@@ -9,6 +9,8 @@ from consumers.runtime import settings as cs
 from consumers.runtime.settings import ConsumerSettings, SettingsError, environment_for, load_settings
 from fanout import registry
 
+from .conftest import ConsumerEnv
+
 
 def deployed_env(**changes: str) -> dict[str, str]:
     env = environment_for(
@@ -52,3 +54,14 @@ def test_a_bad_setting_is_refused_at_cold_start_naming_the_variable(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(deployed_env(**changes))
+
+
+def test_the_hot_window_is_the_channels_setting(consumer_env: ConsumerEnv, key: str) -> None:
+    now = consumer_env.clock()
+    consumer_env.handler().rate_limits.note(key, now + 600)  # a sibling publishes a 10-minute window
+    late = consumer_env.handler(hot_window_s=5)
+    late.rate_limits.watch(key, now)
+    assert late.rate_limits.shared_horizon(key, now + 6) is None  # hot for 5 s only: no read after
+    hot = consumer_env.handler(hot_window_s=5)
+    hot.rate_limits.watch(key, now)
+    assert hot.rate_limits.shared_horizon(key, now + 4) == pytest.approx(now + 600, abs=0.01)

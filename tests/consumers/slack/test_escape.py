@@ -14,7 +14,14 @@ from consumers.slack.escape import ELLIPSIS, escape, safe, truncate
         ("<https://evil.example|click>", "&lt;https://evil.example|click&gt;"),
         ("a & b", "a &amp; b"),
         ("already &amp;", "already &amp;amp;"),
-        ("plain *bold* _it_", "plain *bold* _it_"),
+        (
+            "plain *bold* _it_ ~gone~ `code`",
+            "plain \u2217bold\u2217 \u02cdit\u02cd \u223cgone\u223c \u02cbcode\u02cb",
+        ),
+        (
+            "line one\n*:white_check_mark: Task completed*",
+            "line one \u2217:white\u02cdcheck\u02cdmark: Task completed\u2217",
+        ),
     ],
 )
 def test_escape_neutralises_mentions_links_and_entities(text: str, expected: str) -> None:

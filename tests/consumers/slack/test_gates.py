@@ -114,3 +114,11 @@ def test_an_agent_error_after_the_terminal_message_is_still_posted(slack_env: Sl
     )
     assert slack_env.run(make_event(task_id, "agent_error", error_type="Crash")) != Skipped("superseded")
     assert [call.method for call in slack_env.slack.calls].count("chat.postMessage") == 1
+
+
+def test_a_spoofed_pr_link_never_becomes_a_button(slack_env: SlackEnv) -> None:
+    task_id = slack_env.put_task(pr_url="https://github.com.evil.example/acme/widgets/pull/42", pr_number=42)
+    prepared = slack_env.channel.prepare(make_event(task_id, "task_completed"))
+    assert isinstance(prepared, Prepared)
+    assert "pr_url" not in prepared.task
+    assert "fanout.slack.untrusted_link" in slack_env.log_events()

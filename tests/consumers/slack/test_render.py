@@ -159,3 +159,41 @@ def test_blank_metadata_counts_as_absent() -> None:
     agent = all_text(render(event("agent_error", error_type=" ", message_preview="boom"), task()))
     assert "Type:" not in agent
     assert "boom" in agent
+
+
+def test_formatting_in_untrusted_text_cannot_imitate_the_bots_own_lines() -> None:
+    forged = "boom\n:white_check_mark: *Task completed* ~really~ _yes_ `ok`"
+    message = render(event("task_failed"), task(error_message=forged, repo="acme/wid`gets"))
+    head, reason = (block["text"]["text"] for block in message.blocks)
+    assert head == ":x: *Task failed* for `acme/wid\u02cbgets`"  # the backtick cannot close the span
+    assert "\n" not in reason
+    for mark in "*_~`":
+        assert mark not in reason
+
+
+def test_an_oversized_task_id_never_makes_invalid_blocks() -> None:
+    def with_id(task_id: str, event_type: str) -> TaskEvent:
+        return TaskEvent(task_id, "01JRENDER0000000000000002", event_type, "2027-01-15T08:00:00+00:00", {})
+
+    huge = "t" * 5000
+    created = render(with_id(huge, "task_created"), task(task_description="d" * 10_000))
+    started = render(with_id(huge, "session_started"), task())
+    for message in (created, started):
+        for block in message.blocks:
+            texts = [block.get("text", {}).get("text", "")]
+            texts += [e["text"] for e in block.get("elements", []) if isinstance(e.get("text"), str)]
+            assert all(len(text) <= 3000 for text in texts)
+            for element in block.get("elements", []):
+                assert len(element.get("action_id", "")) <= 255
+    assert all(block["type"] != "actions" for block in started.blocks)  # no button that cannot name the task
+    fits = render(with_id("t" * 200, "session_started"), task())
+    assert fits.blocks[-1]["elements"][0]["action_id"] == "cancel_task:" + "t" * 200
+
+
+def test_sections_are_cut_at_slacks_limit_without_splitting_an_entity() -> None:
+    from consumers.slack.escape import bounded
+
+    text = "a" * 2997 + "&amp;bbb"
+    cut = bounded(text, 3000)
+    assert len(cut) <= 3000
+    assert cut.endswith("a…")

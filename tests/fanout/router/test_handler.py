@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from fanout.router.handler import make_handler
+from fanout.router.handler import make_handler, sqs_client
 from fanout.router.settings import RouterSettings, RouterSettingsError, load_settings
 
 from .conftest import FlakySQS, drain
@@ -131,3 +131,12 @@ def test_skipped_records_are_named_in_one_warning_per_batch(channel_queues, stre
     assert [r.getMessage() for r in ours] == ["fanout.router.batch", "fanout.router.records_noted"]
     noted = {n["record"]: n["reason"] for n in ours[1].records}
     assert noted == {"bad-1": "malformed_attribute", "gone-1": "remove"}
+
+
+def test_the_router_sqs_client_times_out_well_inside_the_function_and_retries_in_standard_mode() -> None:
+    client = sqs_client()
+    config = client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (2, 5)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+    # three tries at both timeouts stay inside the router's 60 s function timeout
+    assert config.retries["total_max_attempts"] * (config.connect_timeout + config.read_timeout) < 60

@@ -4,7 +4,7 @@ import json
 from typing import Any
 
 from fanout.router.plan import OutboundMessage
-from fanout.router.sender import MAX_ENTRIES, send_all
+from fanout.router.sender import BACKOFF_BASE_S, MAX_ENTRIES, ROUND_RESERVE_S, RetryPacing, send_all
 
 from .conftest import FlakySQS, drain
 
@@ -115,3 +115,25 @@ def test_a_final_failure_names_the_task_and_event(channel_queues) -> None:
     flaky = FlakySQS(sqs, fails=lambda entry, call: True, sender_fault=True)
     result = send_all(flaky, settings.queue_urls["slack"], messages(["task-7"]))
     assert result.failures == ["InternalError: injected [task task-7, event e0]"]
+
+
+def test_retry_rounds_wait_with_jitter_and_stop_when_the_invocation_has_no_time(channel_queues) -> None:
+    settings, sqs = channel_queues()
+    url = settings.queue_urls["slack"]
+    sleeps: list[float] = []
+    pacing = RetryPacing(sleep=sleeps.append, random=lambda: 0.5, time_left_s=lambda: 30.0)
+    flaky = FlakySQS(sqs, fails=lambda entry, call: entry["MessageDeduplicationId"] == "e0")
+
+    result = send_all(flaky, url, messages(["a"]), pacing)
+
+    assert sleeps == [0.5 * BACKOFF_BASE_S, 0.5 * BACKOFF_BASE_S * 2]  # full jitter on a doubling ceiling
+    assert len(flaky.calls) == 3
+    assert result.failed_records == {0}
+
+    short: list[float] = []
+    hurried = RetryPacing(sleep=short.append, random=lambda: 0.5, time_left_s=lambda: ROUND_RESERVE_S)
+    flaky = FlakySQS(sqs, fails=lambda entry, call: entry["MessageDeduplicationId"] == "e0")
+    result = send_all(flaky, url, messages(["a"]), hurried)
+    assert len(flaky.calls) == 1  # no round that could run into the function timeout
+    assert short == []
+    assert "no time left to retry" in result.failures[0]
