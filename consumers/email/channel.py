@@ -22,7 +22,7 @@ from consumers.email import metrics
 from consumers.email.classify import QUOTA_REASON, UNCERTAIN_REASON, classify_error
 from consumers.email.config import EmailConfig, load_email_config
 from consumers.email.pacer import SendPacer
-from consumers.email.recipients import InvalidRecipient, Recipient, RecipientResolver
+from consumers.email.recipients import INVALID_RECIPIENT, InvalidRecipient, Recipient, RecipientResolver
 from consumers.email.render import RENDERERS, render
 from consumers.email.ses import SEND_CONFIG, SendRequest, send
 from consumers.runtime.aws_errors import aws_code
@@ -87,7 +87,8 @@ class EmailChannel:
             return skipped
         recipient = self._recipients.resolve(task)
         if isinstance(recipient, InvalidRecipient):
-            self._note("invalid_recipient", event, problem=recipient.problem)
+            self._note(INVALID_RECIPIENT, event, problem=recipient.problem)
+            return Skipped(INVALID_RECIPIENT)
         if not isinstance(recipient, Recipient):
             return recipient
         message = render(event, task, github_host=self._config.github_host)

@@ -13,7 +13,9 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    NoCredentialsError,
     ParamValidationError,
+    PartialCredentialsError,
     ReadTimeoutError,
 )
 
@@ -52,6 +54,8 @@ def classify_error(exc: BaseException, *, rate_limit_key: str) -> SendFailure:
         return Retry(None, f"network_{type(exc).__name__}", server_fault=True)
     if isinstance(exc, ReadTimeoutError | ConnectionClosedError):
         return UncertainOutcome(UNCERTAIN_REASON, f"no answer after sending ({type(exc).__name__})")
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):  # signing comes before sending
+        return Retry(None, f"{UNKNOWN_PREFIX}{type(exc).__name__}")
     if isinstance(exc, ParamValidationError):
         return Terminal("invalid_request", str(exc)[:DETAIL_CHARS])
     if isinstance(exc, BotoCoreError):

@@ -34,11 +34,13 @@ class Recipient:
 
 
 @dataclass(frozen=True)
-class InvalidRecipient(Skipped):
-    problem: str = ""
+class InvalidRecipient:
+    """Not one plain address: the skip `invalid_recipient`, with what is wrong (never the address)."""
+
+    problem: str
 
 
-Resolution = Recipient | Skipped | Retry | Terminal
+Resolution = Recipient | InvalidRecipient | Skipped | Retry | Terminal
 
 
 class RecipientResolver:
@@ -76,6 +78,6 @@ class RecipientResolver:
 def _checked(address: object, source: str) -> Recipient | InvalidRecipient:
     problem = address_problem(address)
     if problem is not None:
-        return InvalidRecipient(INVALID_RECIPIENT, problem=problem)
+        return InvalidRecipient(problem)
     assert isinstance(address, str)
     return Recipient(address, source)
