@@ -144,7 +144,8 @@ def test_email_has_its_own_fifo_queue_and_dlq(full: Synthesized) -> None:
     }
     queue = queues[registry.queue_name(NAME_PREFIX, "email")]
     dlq = queues[registry.dlq_name(NAME_PREFIX, "email")]
-    assert queue["FifoQueue"] is True and dlq["FifoQueue"] is True
+    assert queue["FifoQueue"] is True
+    assert dlq["FifoQueue"] is True
     assert queue["RedrivePolicy"]["maxReceiveCount"] == registry.EMAIL.settings.max_receive_count
 
 
@@ -159,7 +160,8 @@ def test_quota_and_paused_alarms_watch_the_metrics_the_channel_emits(
     env = email_function(full)["Properties"]["Environment"]["Variables"]
     for name in registry.EMAIL.alarm_metrics:
         alarm = alarms[name]
-        assert alarm["Threshold"] == 0 and alarm["AlarmActions"]
+        assert alarm["Threshold"] == 0
+        assert alarm["AlarmActions"]
         monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", env["POWERTOOLS_SERVICE_NAME"])
         monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", env["POWERTOOLS_METRICS_NAMESPACE"])
         monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
@@ -182,7 +184,8 @@ def test_cdk_nag_passes_with_email_fully_configured(full: Synthesized) -> None:
 def test_email_is_off_until_its_sender_is_given() -> None:
     assert FanoutProps.from_context(cdk_json_context()).channel("email") is None
     on = FanoutProps.from_context({**cdk_json_context(), "fanout:email:from": EMAIL_SENDER}).channel("email")
-    assert on is not None and on.options == {"from": EMAIL_SENDER}
+    assert on is not None
+    assert on.options == {"from": EMAIL_SENDER}
     off = FanoutProps.from_context(
         {**cdk_json_context(), "fanout:email:from": EMAIL_SENDER, "fanout:email:enabled": "false"}
     )

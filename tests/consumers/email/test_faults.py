@@ -30,7 +30,8 @@ def test_a_send_through_the_stand_in_is_recorded_with_its_event(
     event = make_event(env.put_task(notification_email="a@example.com"))
     assert isinstance(env.run(event), Delivered)
     [sent] = ses_fake.fake.sent_for(event.event_id)
-    assert sent.sender == SENDER and sent.to == ("a@example.com",)
+    assert sent.sender == SENDER
+    assert sent.to == ("a@example.com",)
     assert sent.subject == "Task completed: acme/widgets"
     assert not sent.answer_lost
 

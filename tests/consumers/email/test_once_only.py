@@ -9,6 +9,7 @@ reason; an email that went out without being recorded is always dead-lettered as
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -148,10 +149,8 @@ class Pipeline:
         return found
 
     def _quietly(self, operation: str, **kwargs: Any) -> None:
-        try:
+        with contextlib.suppress(self.sqs.exceptions.ClientError):
             getattr(self.sqs, operation)(QueueUrl=self.queue_url, **kwargs)
-        except self.sqs.exceptions.ClientError:
-            pass
 
 
 @pytest.fixture(autouse=True)
@@ -221,7 +220,8 @@ def run_case(
             TableName=ledger, Key={"pk": {"S": f"email#{event.event_id}"}}, ConsistentRead=True
         ).get("Item")
         if item is not None and item["state"] == {"S": "done"}:
-            assert len(sent) == 1 and event.event_id not in letters
+            assert len(sent) == 1
+            assert event.event_id not in letters
             continue
         reason = letters.get(event.event_id, ("lost", ""))[0]
         assert reason in ALLOWED_LETTERS, f"{event.event_id}: {reason}"
