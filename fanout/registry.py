@@ -165,6 +165,9 @@ class ChannelSpec:
     # Consumer metrics (the channel's own EMF counts) that page an operator on any occurrence; each gets
     # an alarm `<channel>-<metric>` and a line on the channel's dashboard row.
     alarm_metrics: tuple[str, ...] = ()
+    # Whether the consumer writes to the task (its bookkeeping fields, data-model.md): without it the
+    # consumer may only read the task table.
+    writes_task: bool = True
 
     @property
     def required_options(self) -> tuple[ChannelOption, ...]:
@@ -311,6 +314,7 @@ EMAIL = ChannelSpec(
     ),
     infra_hook="infra.email.wire_email",
     alarm_metrics=("SendQuotaExceeded", "SendingPaused"),
+    writes_task=False,  # once-only is the ledger's; nothing is written on the task
 )
 
 CHANNELS: Mapping[str, ChannelSpec] = {spec.name: spec for spec in (SLACK, GITHUB, EMAIL)}

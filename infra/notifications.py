@@ -94,7 +94,7 @@ class FanoutNotifications(Construct):
                 ),
             )
             ledger.grant_consumer(pipeline.role)
-            tables.grant_task_access(pipeline.role)
+            tables.grant_task_access(pipeline.role, write=channel.spec.writes_task)
             self._grant_secrets(channel.name, pipeline.role)
             if channel.spec.infra_hook:  # what the channel's registry entry says it needs beyond the above
                 _hook(channel.spec.infra_hook)(pipeline, channel)

@@ -11,6 +11,7 @@ from fanout.registry import EVENTS_TABLE_KEYS, TASK_TABLE_KEY
 
 # The consumers read a task and write their bookkeeping fields, always conditionally.
 TASK_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
+TASK_TABLE_READ = ("dynamodb:GetItem",)
 
 
 class PlatformTables(Construct):
@@ -44,8 +45,9 @@ class PlatformTables(Construct):
             raise ValueError("the events table has no stream")
         self.events_stream_arn: str = stream_arn
 
-    def grant_task_access(self, grantee: iam.IGrantable) -> None:
-        self.task_table.grant(grantee, *TASK_TABLE_ACTIONS)
+    def grant_task_access(self, grantee: iam.IGrantable, *, write: bool = True) -> None:
+        """Read the task; `write`: also the conditional update of the channel's bookkeeping fields."""
+        self.task_table.grant(grantee, *(TASK_TABLE_ACTIONS if write else TASK_TABLE_READ))
 
     def _table(
         self, construct_id: str, partition: str, sort: str | None = None, *, stream: bool = False
