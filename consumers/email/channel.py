@@ -24,7 +24,7 @@ from consumers.email.config import EmailConfig, load_email_config
 from consumers.email.pacer import SendPacer
 from consumers.email.recipients import INVALID_RECIPIENT, InvalidRecipient, Recipient, RecipientResolver
 from consumers.email.render import RENDERERS, render
-from consumers.email.ses import SEND_CONFIG, SendRequest, send
+from consumers.email.ses import SendRequest, send, send_config
 from consumers.runtime.aws_errors import aws_code
 from consumers.runtime.channel import Clock, Prepared
 from consumers.runtime.clients import Clients
@@ -136,8 +136,10 @@ class EmailChannel:
 def build_email_channel(settings: ConsumerSettings, clients: Clients, clock: Clock) -> EmailChannel:
     """The channel with clients built like the runtime's own; `api_base_url`, when set, is where SES
     calls go (a stand-in), else the AWS endpoint."""
-    config = load_email_config()
-    ses = clients.aws("sesv2", SEND_CONFIG, endpoint_url=settings.api_base_url or None)
+    config = load_email_config(settings.channel_env)
+    # Only a given base URL replaces the endpoint the runtime's clients use (AWS's, or a local one).
+    elsewhere = {"endpoint_url": settings.api_base_url} if settings.api_base_url else {}
+    ses = clients.aws("sesv2", send_config(settings), **elsewhere)
     cognito = clients.aws("cognito-idp") if config.user_pool_id else None
     return EmailChannel(
         settings=settings, config=config, ses=ses, cognito=cognito, dynamodb=clients.dynamodb, clock=clock

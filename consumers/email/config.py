@@ -3,7 +3,6 @@ in consumers.runtime.settings). The CDK stack sets them from the registry's opti
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,8 +49,8 @@ def host_problem(value: str) -> str | None:
     return None if _HOST.fullmatch(value) else f"{value!r} is not a host name"
 
 
-def load_email_config(environ: Mapping[str, str] | None = None) -> EmailConfig:
-    env = os.environ if environ is None else environ
+def load_email_config(env: Mapping[str, str]) -> EmailConfig:
+    """From the channel's variables (ConsumerSettings.channel_env); SettingsError names what is wrong."""
     sender = env.get(ENV_FROM, "").strip()
     if not sender:
         raise SettingsError(f"environment variable {ENV_FROM} is not set (the verified SES sender)")

@@ -14,10 +14,20 @@ from typing import Any
 from botocore.config import Config
 
 from consumers.email.render import EmailMessage
+from consumers.runtime.settings import ConsumerSettings
 
 SEND_CONFIG = Config(
     retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=10
 )
+
+
+def send_config(settings: ConsumerSettings) -> Config:
+    """SEND_CONFIG with the channel's HTTP timeouts (the per-record time margin counts on them)."""
+    return SEND_CONFIG.merge(
+        Config(connect_timeout=settings.http_connect_timeout_s, read_timeout=settings.http_read_timeout_s)
+    )
+
+
 CHARSET = "UTF-8"
 # Tag values SES accepts: letters, digits, `_`, `-`, `.`, `@` (at most 256). Event ids are ULIDs.
 _TAG_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fanout import registry
@@ -69,12 +69,19 @@ class ConsumerSettings:
     hot_window_s: int = _DEFAULTS.hot_window_s
     outage_stale_s: int = _DEFAULTS.outage_stale_s
     ledger_retention_s: int = _DEFAULTS.ledger_retention_s
+    # The channel's own variables (FANOUT_<CHANNEL>_*: its registry options, say), for its factory to
+    # validate: the runtime reads the environment once, here, and nothing else reads it.
+    channel_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def record_margin_s(self) -> float:
         """A record is not started with less than this left of the invocation: one provider call that
         runs into its HTTP timeouts, plus the ledger and queue writes that settle the message after it."""
         return self.http_connect_timeout_s + self.http_read_timeout_s + registry.SETTLE_S
+
+
+def channel_env_prefix(channel: str) -> str:
+    return f"FANOUT_{channel.upper()}_"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> ConsumerSettings:
@@ -130,6 +137,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> ConsumerSettings:
         hot_window_s=number(ENV_HOT_WINDOW_S, d.hot_window_s, int, 1, half_day),
         outage_stale_s=number(ENV_OUTAGE_STALE_S, d.outage_stale_s, int, 1, half_day),
         ledger_retention_s=number(ENV_LEDGER_RETENTION_S, d.ledger_retention_s, int, 1, 365 * day),
+        channel_env={k: v for k, v in env.items() if k.startswith(channel_env_prefix(channel.name))},
     )
     _check_together(settings, timeout)
     return settings
