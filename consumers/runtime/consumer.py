@@ -232,7 +232,8 @@ class Consumer:
             return ToDeadLetter(reason, error, claim.attempts + 1, unresolved, claim)
         if isinstance(outcome, UncertainOutcome):
             # uncertain=False: the redrive that follows is an operator's decision to send again.
-            error = f"{outcome.reason}: {outcome.detail}" if outcome.detail else outcome.reason
+            # The earlier attempt's last error says which doubt it was (e.g. sent, and the ledger failed).
+            error = "; ".join(e for e in (outcome.detail or outcome.reason, claim.last_error) if e)
             return ToDeadLetter(dlq_attributes.REASON_UNCERTAIN, error, claim.attempts + 1, False, claim)
         attempts = claim.attempts + (1 if outcome.costs_attempt else 0)
         uncertain = outcome.uncertain or unresolved

@@ -31,7 +31,7 @@ from fanout.local.fakes.faults import Fault, FaultKind, FaultSchedule
 from fanout.local.fakes.ses import SesServer
 from tests.clock import FakeClock
 from tests.conftest import REGION
-from tests.consumers.runtime.conftest import lambda_record, provision
+from tests.consumers.runtime.conftest import FaultyDynamo, lambda_record, provision
 
 from .conftest import SENDER, create_task_table, make_event, put_task, settings_for
 
@@ -44,6 +44,7 @@ FAULTS = {
     "drop_after_send": FaultKind.SES_DROP_AFTER_SEND,
     "crash_after_send": None,  # SES answered; the container died before the ledger heard of it
     "crash_before_send": None,
+    "ledger_complete_fails": None,  # SES answered; recording the delivery in the ledger was throttled
 }
 ROUND_S = 1000  # beyond the claim TTL, backoffs and a quota hour's first part
 ALLOWED_LETTERS = {attrs.REASON_UNCERTAIN, attrs.REASON_BUDGET}
@@ -60,8 +61,8 @@ class ScriptedSes:
     client: Any
     server: SesServer
     script: list[str]
+    ledger_db: Any = None  # the runtime's DynamoDB client (FaultyDynamo)
     meta: Any = None
-    crashes: int = 0
 
     def __post_init__(self) -> None:
         self.meta = self.client.meta
@@ -80,6 +81,8 @@ class ScriptedSes:
         answer = self.client.send_email(**kwargs)
         if fault == "crash_after_send":
             raise Crash
+        if fault == "ledger_complete_fails":
+            self.ledger_db.fail_once("update_item", lambda kw: ":done" in kw["ExpressionAttributeValues"])
         return answer
 
 
@@ -135,16 +138,21 @@ class Pipeline:
             self.clock.advance(ROUND_S)
         raise AssertionError("the queue did not drain")
 
-    def letters(self) -> dict[str, tuple[str, str]]:
-        """event id -> (reason, body); the DLQ is emptied."""
-        found: dict[str, tuple[str, str]] = {}
+    def letters(self) -> dict[str, tuple[str, str, str]]:
+        """event id -> (reason, body, last error); the DLQ is emptied."""
+        found: dict[str, tuple[str, str, str]] = {}
         while batch := self.sqs.receive_message(
             QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
         ).get("Messages", []):
             for message in batch:
                 event_id = TaskEvent.from_body(message["Body"]).event_id
                 assert event_id not in found, "dead-lettered twice"
-                found[event_id] = (message["MessageAttributes"][attrs.REASON]["StringValue"], message["Body"])
+                attributes = message["MessageAttributes"]
+                found[event_id] = (
+                    attributes[attrs.REASON]["StringValue"],
+                    message["Body"],
+                    attributes[attrs.LAST_ERROR]["StringValue"],
+                )
                 self.sqs.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=message["ReceiptHandle"])
         return found
 
@@ -164,9 +172,9 @@ def run_case(
     ses_fake: SesServer,
     shape: list[int],
     faults: list[str],
-) -> dict[str, str]:
+) -> dict[str, tuple[str, str]]:
     """Drain the events through faults, check the property, redrive the uncertain letters and check
-    again; returns the first drain's dead-letter reasons by event id."""
+    again; returns the first drain's dead letters by event id: (reason, last error)."""
     queue_url, queue_arn, dlq_url, ledger = provision(aws_client, unique_name)
     dynamodb, sqs = aws_client("dynamodb"), aws_client("sqs")
     table = create_task_table(dynamodb, unique_name("tasks"))
@@ -182,8 +190,9 @@ def run_case(
         boto3.client("sesv2", endpoint_url=ses_fake.url, region_name=REGION, config=SEND_CONFIG),
         ses_fake,
         list(faults),
+        ledger_db=FaultyDynamo(dynamodb),
     )
-    clients = Clients(sqs=sqs, dynamodb=dynamodb, secrets=aws_client("secretsmanager"), http=None)  # type: ignore[arg-type]
+    clients = Clients(sqs=sqs, dynamodb=ses.ledger_db, secrets=aws_client("secretsmanager"), http=None)  # type: ignore[arg-type]
 
     def container() -> ConsumerHandler:
         channel = EmailChannel(
@@ -223,13 +232,13 @@ def run_case(
             assert len(sent) == 1
             assert event.event_id not in letters
             continue
-        reason = letters.get(event.event_id, ("lost", ""))[0]
+        reason = letters.get(event.event_id, ("lost", "", ""))[0]
         assert reason in ALLOWED_LETTERS, f"{event.event_id}: {reason}"
         if sent:  # it went out unrecorded: only ever as an uncertain outcome, never silently
             assert reason == attrs.REASON_UNCERTAIN
 
     # An operator redrives the uncertain letters knowingly: each is sent (again, for those that went out).
-    uncertain = {e: body for e, (reason, body) in letters.items() if reason == attrs.REASON_UNCERTAIN}
+    uncertain = {e: body for e, (reason, body, _) in letters.items() if reason == attrs.REASON_UNCERTAIN}
     before = {e: len(ses_fake.fake.sent_for(e)) for e in uncertain}
     for body in uncertain.values():
         pipeline.send(TaskEvent.from_body(body))
@@ -238,7 +247,7 @@ def run_case(
     assert pipeline.letters() == {}
     for event_id in uncertain:
         assert len(ses_fake.fake.sent_for(event_id)) == before[event_id] + 1
-    return {event_id: reason for event_id, (reason, _) in letters.items()}
+    return {event_id: (reason, error) for event_id, (reason, _, error) in letters.items()}
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -257,12 +266,13 @@ def test_no_email_is_sent_twice_and_every_loss_is_visible(
 
 
 @pytest.mark.parametrize(
-    ("faults", "sent_before_redrive"),
+    ("faults", "sent_before_redrive", "said"),
     [
-        (["5xx_after_send"], 1),
-        (["drop_after_send"], 1),
-        (["crash_after_send"], 1),
-        (["crash_before_send"], 0),  # unknown to the runtime as well: the claim just expired
+        (["5xx_after_send"], 1, "InternalFailure (HTTP 500) after sending"),
+        (["drop_after_send"], 1, "no answer after sending"),
+        (["crash_after_send"], 1, "an earlier attempt may have sent this email"),
+        (["crash_before_send"], 0, "an earlier attempt may have sent this email"),  # the claim just expired
+        (["ledger_complete_fails"], 1, "delivered; ledger completion failed"),
     ],
 )
 def test_each_uncertain_send_is_dead_lettered_at_once_and_redrive_sends_it(
@@ -271,10 +281,12 @@ def test_each_uncertain_send_is_dead_lettered_at_once_and_redrive_sends_it(
     ses_fake: SesServer,
     faults: list[str],
     sent_before_redrive: int,
+    said: str,
 ) -> None:
     letters = run_case(aws_client, unique_name, ses_fake, [1], faults)
-    assert list(letters.values()) == [attrs.REASON_UNCERTAIN]
-    [event_id] = letters
+    [(event_id, (reason, last_error))] = letters.items()
+    assert reason == attrs.REASON_UNCERTAIN
+    assert said in last_error  # the runbook tells the cases apart by it
     assert len(ses_fake.fake.sent_for(event_id)) == sent_before_redrive + 1  # after the redrive
     attempts = [c for c in ses_fake.fake.calls if c.api == "SendEmail"]
     assert len(attempts) == sent_before_redrive + 1  # no automatic resend in between
