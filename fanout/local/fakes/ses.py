@@ -6,6 +6,7 @@ speaks SES v2's REST-JSON wire format (errors as `x-amzn-ErrorType`), so the con
 client talks to it when the channel's API base URL points here. It also enforces a maximum send rate
 (GetAccount reports it), answering TooManyRequestsException past it, as SES does.
 
+Serve it with `HttpFake(SesFake(...))` (or `serve()`): the email channel's API base URL is the server's.
 `sent` is what went out, including the sends whose answer was then lost (`answer_lost`): what a
 recipient would have in their inbox.
 """
@@ -19,10 +20,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from fanout.local.fakes.faults import SES_KINDS, FaultKind, FaultSchedule
+from fanout.local.fakes.server import HttpFake, Request, Response
 
 SEND_PATH = "/v2/email/outbound-emails"
 ACCOUNT_PATH = "/v2/email/account"
@@ -90,6 +91,12 @@ class SesFake:
             return [m for m in self.sent if m.event_id == event_id]
 
     # -- answering -----------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        status, headers, body = self.answer(request.method, request.path, request.body)
+        if body is _DROP:
+            return Response(drop=True)
+        return Response(status, body, headers)
 
     def answer(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], Any]:
         """(status, headers, JSON body), or the status 0 with `_DROP` as the body to drop the connection."""
@@ -184,61 +191,10 @@ class SesFake:
         headers = {"x-amzn-ErrorType": str(error)} if error else {}
         return status, headers, body
 
-    def serve(self) -> SesServer:
-        return SesServer(self).start()
-
-
-class SesServer:
-    """The stand-in on 127.0.0.1 (a free port) in a daemon thread; `url` is the SES endpoint to use."""
-
-    def __init__(self, fake: SesFake) -> None:
-        self.fake = fake
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-ses", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> SesServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def serve(self) -> HttpFake:
+        """On loopback (a free port); the server's `url` is the SES endpoint to use, `app` this fake."""
+        return HttpFake(self).start()
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"__type": code, "message": message}
-
-
-def _handler(fake: SesFake) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            status, headers, payload = fake.answer(self.command, self.path.split("?", 1)[0], body)
-            if payload is _DROP:
-                self.close_connection = True
-                self.connection.close()  # the request was taken; the answer never comes
-                return
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            for name, value in {"content-type": "application/json", **headers}.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    return Handler

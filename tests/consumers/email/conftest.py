@@ -26,7 +26,8 @@ from consumers.runtime.settings import ConsumerSettings
 from fanout.dynamo import to_attribute
 from fanout.events import TaskEvent
 from fanout.local.fakes.faults import FaultSchedule
-from fanout.local.fakes.ses import SesFake, SesServer
+from fanout.local.fakes.server import HttpFake
+from fanout.local.fakes.ses import SesFake
 from tests.clock import FakeClock
 from tests.conftest import REGION
 
@@ -132,8 +133,8 @@ def settings_for(table: str, *, api_base_url: str = "") -> ConsumerSettings:
 
 
 @pytest.fixture
-def ses_fake() -> Iterator[SesServer]:
-    """The SES stand-in on loopback; `.fake.schedule` takes faults before the test sends."""
+def ses_fake() -> Iterator[HttpFake]:
+    """The SES stand-in on loopback; `.app.schedule` takes faults before the test sends."""
     server = SesFake(FaultSchedule(), max_send_rate=1000.0).serve()
     try:
         yield server

@@ -28,7 +28,7 @@ from consumers.runtime.clients import Clients
 from consumers.runtime.lambda_entry import ConsumerHandler, make_handler
 from fanout.events import TaskEvent
 from fanout.local.fakes.faults import Fault, FaultKind, FaultSchedule
-from fanout.local.fakes.ses import SesServer
+from fanout.local.fakes.server import HttpFake
 from tests.clock import FakeClock
 from tests.conftest import REGION
 from tests.consumers.runtime.conftest import FaultyDynamo, lambda_record, provision
@@ -59,7 +59,7 @@ class ScriptedSes:
     """The real sesv2 client to the stand-in; each send takes the next fault of the script."""
 
     client: Any
-    server: SesServer
+    server: HttpFake
     script: list[str]
     ledger_db: Any = None  # the runtime's DynamoDB client (FaultyDynamo)
     meta: Any = None
@@ -77,7 +77,7 @@ class ScriptedSes:
         kind = FAULTS[fault]
         schedule = FaultSchedule([Fault(kind, max_calls=1)] if kind else [])
         schedule.arm()
-        self.server.fake.schedule = schedule
+        self.server.app.schedule = schedule
         answer = self.client.send_email(**kwargs)
         if fault == "crash_after_send":
             raise Crash
@@ -169,7 +169,7 @@ def _quiet_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
 def run_case(
     aws_client: Callable[[str], Any],
     unique_name: Callable[[str], str],
-    ses_fake: SesServer,
+    ses_fake: HttpFake,
     shape: list[int],
     faults: list[str],
 ) -> dict[str, tuple[str, str]]:
@@ -223,7 +223,7 @@ def run_case(
     letters = pipeline.letters()
 
     for event in events:
-        sent = ses_fake.fake.sent_for(event.event_id)
+        sent = ses_fake.app.sent_for(event.event_id)
         assert len(sent) <= 1, "sent twice"
         item = dynamodb.get_item(
             TableName=ledger, Key={"pk": {"S": f"email#{event.event_id}"}}, ConsistentRead=True
@@ -239,14 +239,14 @@ def run_case(
 
     # An operator redrives the uncertain letters knowingly: each is sent (again, for those that went out).
     uncertain = {e: body for e, (reason, body, _) in letters.items() if reason == attrs.REASON_UNCERTAIN}
-    before = {e: len(ses_fake.fake.sent_for(e)) for e in uncertain}
+    before = {e: len(ses_fake.app.sent_for(e)) for e in uncertain}
     for body in uncertain.values():
         pipeline.send(TaskEvent.from_body(body))
     ses.script.clear()
     pipeline.drain()
     assert pipeline.letters() == {}
     for event_id in uncertain:
-        assert len(ses_fake.fake.sent_for(event_id)) == before[event_id] + 1
+        assert len(ses_fake.app.sent_for(event_id)) == before[event_id] + 1
     return {event_id: (reason, error) for event_id, (reason, _, error) in letters.items()}
 
 
@@ -258,7 +258,7 @@ def run_case(
 def test_no_email_is_sent_twice_and_every_loss_is_visible(
     aws_client: Callable[[str], Any],
     unique_name: Callable[[str], str],
-    ses_fake: SesServer,
+    ses_fake: HttpFake,
     shape: list[int],
     faults: list[str],
 ) -> None:
@@ -278,7 +278,7 @@ def test_no_email_is_sent_twice_and_every_loss_is_visible(
 def test_each_uncertain_send_is_dead_lettered_at_once_and_redrive_sends_it(
     aws_client: Callable[[str], Any],
     unique_name: Callable[[str], str],
-    ses_fake: SesServer,
+    ses_fake: HttpFake,
     faults: list[str],
     sent_before_redrive: int,
     said: str,
@@ -287,8 +287,8 @@ def test_each_uncertain_send_is_dead_lettered_at_once_and_redrive_sends_it(
     [(event_id, (reason, last_error))] = letters.items()
     assert reason == attrs.REASON_UNCERTAIN
     assert said in last_error  # the runbook tells the cases apart by it
-    assert len(ses_fake.fake.sent_for(event_id)) == sent_before_redrive + 1  # after the redrive
-    attempts = [c for c in ses_fake.fake.calls if c.api == "SendEmail"]
+    assert len(ses_fake.app.sent_for(event_id)) == sent_before_redrive + 1  # after the redrive
+    attempts = [c for c in ses_fake.app.calls if c.api == "SendEmail"]
     assert len(attempts) == sent_before_redrive + 1  # no automatic resend in between
 
 
@@ -296,8 +296,8 @@ def test_each_uncertain_send_is_dead_lettered_at_once_and_redrive_sends_it(
 def test_refusals_before_sending_are_retried_and_delivered_once(
     aws_client: Callable[[str], Any],
     unique_name: Callable[[str], str],
-    ses_fake: SesServer,
+    ses_fake: HttpFake,
     faults: list[str],
 ) -> None:
     assert run_case(aws_client, unique_name, ses_fake, [1], faults) == {}
-    assert len(ses_fake.fake.sent) == 1
+    assert len(ses_fake.app.sent) == 1
