@@ -104,6 +104,8 @@ def build_workload(params: WorkloadParams) -> Workload:
             timed.append((at, item))
             slack_team[event_id] = team
             for name, spec in registry.CHANNELS.items():
+                if spec.required_options:
+                    continue  # off unless configured (email: no sender, and no task has an address)
                 if kind in spec.default_subscriptions and (name != registry.GITHUB.name or with_github):
                     expected.add((name, event_id))
     steps: list[Step] = list(tasks)

@@ -144,6 +144,21 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class ChannelOption:
+    """A deployment value a channel needs beyond its tuning (an SES sender, say), given as CDK context
+    `fanout:<channel>:<key>` and handed to the consumer as the environment variable `env`.
+
+    `required`: the channel cannot run without it; a channel with a required option is off unless the
+    option is given, and synth refuses `enabled` without it. `check`: "package.module.function" taking
+    the value and returning what is wrong with it (None when it is fine), run at synth."""
+
+    key: str
+    env: str
+    required: bool = False
+    check: str | None = None
+
+
+@dataclass(frozen=True)
 class ChannelSpec:
     name: str
     renderable: frozenset[str]
@@ -154,6 +169,22 @@ class ChannelSpec:
     api_base_url: str
     # Task-table attributes the consumer writes (its bookkeeping); its role may update no others.
     task_attributes: frozenset[str] = frozenset()
+    options: tuple[ChannelOption, ...] = ()
+    # "package.module.function(pipeline, config)" granting what the consumer needs beyond its queues,
+    # the ledger and the task table (called by the CDK construct where the resources meet).
+    infra_hook: str | None = None
+    # Consumer metrics (the channel's own EMF counts) that page an operator on any occurrence; each gets
+    # an alarm `<channel>-<metric>` and a line on the channel's dashboard row.
+    alarm_metrics: tuple[str, ...] = ()
+
+    @property
+    def required_options(self) -> tuple[ChannelOption, ...]:
+        return tuple(o for o in self.options if o.required)
+
+    @property
+    def writes_task(self) -> bool:
+        """Whether the consumer writes to the task at all (its bookkeeping fields, data-model.md)."""
+        return bool(self.task_attributes)
 
     def validate(self, settings: ChannelSettings | None = None) -> ChannelSettings:
         """Raise InvalidChannelSettings for anything that would not deploy or would misbehave."""
@@ -270,7 +301,41 @@ GITHUB = ChannelSpec(
     task_attributes=frozenset({"github_comment_id"}),
 )
 
-CHANNELS: Mapping[str, ChannelSpec] = {spec.name: spec for spec in (SLACK, GITHUB)}
+# Email (Amazon SES v2): quiet by default (the outcomes users asked about). Its provider is the AWS
+# endpoint, so `api_base_url` is empty: a non-empty one points the SES client elsewhere (a stand-in).
+EMAIL = ChannelSpec(
+    name="email",
+    renderable=TERMINALS,
+    default_subscriptions=frozenset({et.TASK_COMPLETED, et.TASK_FAILED}),
+    settings=ChannelSettings(
+        batch_size=10,
+        max_concurrency=2,
+        reserved_concurrency=None,
+        memory_mb=256,
+        timeout_s=30,
+        visibility_timeout_s=180,
+        max_attempts=8,
+        # SQS's 12 h: a 24-hour sending quota that ran out holds the channel an hour at a time.
+        max_age_s=SQS_MAX_VISIBILITY_S,
+    ),
+    handler="consumers.email.handler.handler",
+    channel_factory="consumers.email.channel.build_email_channel",
+    api_base_url="",
+    options=(
+        ChannelOption(
+            "from", "FANOUT_EMAIL_FROM", required=True, check="consumers.email.address.sender_problem"
+        ),
+        ChannelOption(
+            "configurationSet", "FANOUT_EMAIL_CONFIGURATION_SET", check="consumers.email.config.name_problem"
+        ),
+        ChannelOption("userPoolId", "FANOUT_EMAIL_USER_POOL_ID", check="consumers.email.config.pool_problem"),
+        ChannelOption("githubHost", "FANOUT_EMAIL_GITHUB_HOST", check="consumers.email.config.host_problem"),
+    ),
+    infra_hook="infra.email.wire_email",
+    alarm_metrics=("SendQuotaExceeded", "SendingPaused"),
+)
+
+CHANNELS: Mapping[str, ChannelSpec] = {spec.name: spec for spec in (SLACK, GITHUB, EMAIL)}
 
 
 def get(name: str) -> ChannelSpec:

@@ -95,6 +95,7 @@ class ChannelPipeline(Construct):
             environment[consumer_settings.ENV_SLACK_SECRET_PREFIX] = (
                 consumer_settings.DEFAULT_SLACK_SECRET_PREFIX
             )
+        environment.update(channel.option_environment())  # the registry's options for this channel
         self.consumer = FanoutFunction(
             self,
             "Consumer",
@@ -106,7 +107,8 @@ class ChannelPipeline(Construct):
                 timeout_s=settings.timeout_s,
                 reserved_concurrency=settings.reserved_concurrency,
                 environment=environment,
-                description=f"fanout {channel.name} consumer: delivers {queue_name} to {channel.api_base_url}",
+                description=f"fanout {channel.name} consumer: delivers {queue_name} to "
+                f"{channel.api_base_url or 'its AWS service'}",
             ),
         )
         self.event_source = sources.SqsEventSource(

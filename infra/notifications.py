@@ -7,6 +7,9 @@ grants between them are wired here, where they meet.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+
 from aws_cdk import Annotations, ArnFormat, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -22,7 +25,7 @@ from infra.observability import AlarmTopic, Observability
 from infra.packaging import build_asset
 from infra.platform_tables import PlatformTables
 from infra.router import Router, RouterProps
-from infra.settings import FanoutProps
+from infra.settings import ChannelConfig, FanoutProps
 
 SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
 # Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
@@ -53,6 +56,14 @@ OPERATE_DLQ_ACTIONS = (
 OPERATE_MAPPING_ACTIONS = ("lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping")
 OPERATE_STACK_ACTIONS = ("cloudformation:DescribeStacks",)
 OPERATE_METRIC_ACTIONS = ("cloudwatch:GetMetricStatistics",)  # no resource-level permission: "*"
+
+
+def _hook(path: str) -> Callable[[ChannelPipeline, ChannelConfig], None]:
+    module, _, function = path.rpartition(".")
+    hook: Callable[[ChannelPipeline, ChannelConfig], None] = getattr(
+        importlib.import_module(module), function
+    )
+    return hook
 
 
 def lambda_code() -> lambda_.Code:
@@ -116,6 +127,8 @@ class FanoutNotifications(Construct):
             ledger.grant_consumer(pipeline.role, channel.spec)
             tables.grant_task_access(pipeline.role, channel.spec)
             self._grant_secrets(channel.name, pipeline.role)
+            if channel.spec.infra_hook:  # what the channel's registry entry says it needs beyond the above
+                _hook(channel.spec.infra_hook)(pipeline, channel)
             self.pipelines[channel.name] = pipeline
 
         self.router = Router(

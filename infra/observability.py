@@ -108,6 +108,13 @@ class Observability(Construct):
                     f"(dead-lettered by age at {pipeline.channel.settings.max_age_s}s)"
                 ),
             )
+            for metric in pipeline.channel.spec.alarm_metrics:  # the channel's own, from its registry entry
+                self._alarm(
+                    f"{name}-{metric}",
+                    consumer_metric(pipeline, metric, period=PERIOD),
+                    threshold=0,
+                    description=f"fanout {name}: {metric} (see docs/operations.md)",
+                )
         self._alarm(
             "router-iterator-age",
             router.function.function.metric("IteratorAge", period=PERIOD, statistic="Maximum"),
@@ -153,13 +160,15 @@ class Observability(Construct):
         )
 
 
-def consumer_metric(pipeline: ChannelPipeline, name: str, statistic: str = "Sum") -> cw.Metric:
+def consumer_metric(
+    pipeline: ChannelPipeline, name: str, statistic: str = "Sum", *, period: Duration | None = None
+) -> cw.Metric:
     return cw.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
         dimensions_map={"channel": pipeline.channel.name, "service": pipeline.consumer.service},
         statistic=statistic,
-        period=Duration.minutes(5),
+        period=period or Duration.minutes(5),
     )
 
 
@@ -168,7 +177,10 @@ def _channel_widgets(pipeline: ChannelPipeline) -> list[cw.IWidget]:
     return [
         cw.GraphWidget(
             title=f"{name}: delivered / retried / dead-lettered / rate-limited",
-            left=[consumer_metric(pipeline, metric) for metric in COUNT_METRICS],
+            left=[
+                consumer_metric(pipeline, metric)
+                for metric in (*COUNT_METRICS, *pipeline.channel.spec.alarm_metrics)
+            ],
             width=8,
         ),
         cw.GraphWidget(

@@ -51,6 +51,8 @@ class PlatformTables(Construct):
             self.task_table.grant(grantee, *TASK_TABLE_ACTIONS)
             return
         self.task_table.grant(grantee, "dynamodb:GetItem")
+        if not channel.task_attributes:  # a channel that keeps no bookkeeping on the task only reads it
+            return
         written = sorted({TASK_TABLE_KEY, *channel.task_attributes})
         iam.Grant.add_to_principal(
             grantee=grantee,

@@ -6,6 +6,9 @@ Context keys (in `cdk.json` or `cdk deploy -c key=value`):
   backoffCapS, maxReceiveCount), or `enabled`, `ageAlarmS` (oldest-message alarm), `apiBaseUrl`.
 - `fanout:router:batchingWindowS`: how long the stream mapping gathers records before invoking the router
   (0..300 s, default 0): fewer SQS calls per event at low traffic, for that much added latency.
+- `fanout:<channel>:<option>`: a value the channel's registry entry declares in `options` (email: `from`,
+  `configurationSet`, `userPoolId`, `githubHost`). A channel with a required option is enabled by default
+  only when the option is given, and `enabled=true` without it is refused.
 - `fanout:eventsStreamArn` + `fanout:taskTableName`: attach to an existing platform (both or neither).
 - `fanout:githubTokenSecretArn`, `fanout:githubTokenSecretArnPatterns` (comma-separated or a JSON list),
   `fanout:alarmEmail`, `fanout:alarmTopicArn`, `fanout:namePrefix`, `fanout:stackName`.
@@ -23,6 +26,7 @@ invalid value fails `cdk synth` with the registry's message. This module does no
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -94,10 +98,15 @@ class ChannelConfig:
     settings: ChannelSettings
     age_alarm_s: int
     api_base_url: str
+    options: Mapping[str, str] = field(default_factory=dict)  # registry option key -> value
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def option_environment(self) -> dict[str, str]:
+        """The consumer's environment variables for the options given."""
+        return {o.env: self.options[o.key] for o in self.spec.options if o.key in self.options}
 
     @classmethod
     def create(
@@ -107,8 +116,10 @@ class ChannelConfig:
         *,
         age_alarm_s: int | None = None,
         api_base_url: str | None = None,
+        options: Mapping[str, str] | None = None,
     ) -> ChannelConfig:
         """A validated channel config; raises InvalidChannelSettings with the registry's message."""
+        given = _checked_options(spec, options or {})
         checked = spec.validate(settings or spec.settings)
         alarm = age_alarm_s if age_alarm_s is not None else int(checked.max_age_s * AGE_ALARM_FRACTION)
         if not 60 <= alarm <= checked.max_age_s:
@@ -116,12 +127,42 @@ class ChannelConfig:
                 f"channel {spec.name}: {KEY_AGE_ALARM_S} {alarm} must be 60..maxAgeS ({checked.max_age_s})"
             )
         return cls(
-            spec=spec, settings=checked, age_alarm_s=alarm, api_base_url=api_base_url or spec.api_base_url
+            spec=spec,
+            settings=checked,
+            age_alarm_s=alarm,
+            api_base_url=api_base_url or spec.api_base_url,
+            options=given,
         )
 
 
 def default_channels() -> tuple[ChannelConfig, ...]:
-    return tuple(ChannelConfig.create(spec) for spec in registry.CHANNELS.values())
+    """Every channel that can run without options of its own (a required option has no default)."""
+    return tuple(
+        ChannelConfig.create(spec) for spec in registry.CHANNELS.values() if not spec.required_options
+    )
+
+
+def _checked_options(spec: ChannelSpec, options: Mapping[str, str]) -> dict[str, str]:
+    """The options given, each checked by the registry's check; a required one missing is refused."""
+    known = {o.key: o for o in spec.options}
+    problems = [f"unknown option {key!r}" for key in options if key not in known]
+    for required in spec.required_options:
+        if not options.get(required.key):
+            problems.append(
+                f"{context_key(spec.name, required.key)} is required when the channel is enabled "
+                f"(set it, or {context_key(spec.name, KEY_ENABLED)}=false)"
+            )
+    for key, value in options.items():
+        check = known[key].check if key in known else None
+        if check is None or not value:
+            continue
+        module, _, function = check.rpartition(".")
+        problem = getattr(importlib.import_module(module), function)(value)
+        if problem:
+            problems.append(f"{context_key(spec.name, key)}: {problem}")
+    if problems:
+        raise InvalidChannelSettings(f"channel {spec.name}: " + "; ".join(problems))
+    return {k: v for k, v in options.items() if v}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,9 +231,13 @@ class FanoutProps:
         channels = []
         for spec in registry.CHANNELS.values():
             raw = per_channel.get(spec.name, {})
-            if not _as_bool(raw.get(KEY_ENABLED, True), context_key(spec.name, KEY_ENABLED)):
+            option_keys = {o.key for o in spec.options}
+            options = {k: text for k in option_keys if (text := _as_str(raw.get(k))) is not None}
+            # A channel that needs an option is off until it is given; `enabled` given explicitly wins.
+            by_default = all(o.key in options for o in spec.required_options)
+            if not _as_bool(raw.get(KEY_ENABLED, by_default), context_key(spec.name, KEY_ENABLED)):
                 continue
-            overrides = {k: v for k, v in raw.items() if k not in DEPLOYMENT_KEYS}
+            overrides = {k: v for k, v in raw.items() if k not in DEPLOYMENT_KEYS | option_keys}
             try:
                 settings = spec.settings.with_overrides(overrides)
                 age = raw.get(KEY_AGE_ALARM_S)
@@ -204,6 +249,7 @@ class FanoutProps:
                         if age is None
                         else _as_int(age, context_key(spec.name, KEY_AGE_ALARM_S)),
                         api_base_url=_as_str(raw.get(KEY_API_BASE_URL)),
+                        options=options,
                     )
                 )
             except InvalidChannelSettings as exc:

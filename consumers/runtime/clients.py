@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 import httpx
@@ -24,12 +24,27 @@ HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
 
+class AwsClientFactory(Protocol):
+    """A client of another AWS service built like the runtime's own (endpoint, credentials, region), for
+    the services only one channel uses (SES, Cognito). `config` None: AWS_CONFIG; `endpoint_url`: send
+    this client's calls elsewhere (a stand-in)."""
+
+    def __call__(
+        self, service: str, config: Config | None = None, *, endpoint_url: str | None = None
+    ) -> Any: ...
+
+
+def _plain_aws_client(service: str, config: Config | None = None, *, endpoint_url: str | None = None) -> Any:
+    return boto3.client(service, endpoint_url=endpoint_url, config=config or AWS_CONFIG)  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
 class Clients:
     sqs: SQSClient
     dynamodb: DynamoDBClient
     secrets: SecretsManagerClient
     http: httpx.Client
+    aws: AwsClientFactory = _plain_aws_client
 
 
 def default_clients(
@@ -40,14 +55,15 @@ def default_clients(
 ) -> Clients:
     """Clients for Lambda (endpoint from the environment) or for a local endpoint."""
 
-    def aws(service: str) -> Any:
-        return boto3.client(service, endpoint_url=endpoint_url, config=AWS_CONFIG)  # type: ignore[call-overload]
+    def aws(service: str, config: Config | None = None, *, endpoint_url: str | None = endpoint_url) -> Any:
+        return boto3.client(service, endpoint_url=endpoint_url, config=config or AWS_CONFIG)  # type: ignore[call-overload]
 
     return Clients(
         sqs=aws("sqs"),
         dynamodb=aws("dynamodb"),
         secrets=aws("secretsmanager"),
         http=httpx.Client(timeout=http_timeout, transport=transport),
+        aws=aws,
     )
 
 

@@ -32,7 +32,7 @@ from consumers.runtime.ledger import (
     LedgerUnavailable,
 )
 from consumers.runtime.outages import ProviderOutages
-from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped, Terminal
+from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped, Terminal, UncertainOutcome
 from consumers.runtime.queue_message import QueueMessage
 from consumers.runtime.rate_limits import RateLimitMemory
 from consumers.runtime.redact import safe_error
@@ -236,6 +236,11 @@ class Consumer:
             reason = f"{dlq_attributes.TERMINAL_PREFIX}{outcome.reason}"
             error = outcome.detail or outcome.reason
             return ToDeadLetter(reason, error, claim.attempts + 1, unresolved, claim)
+        if isinstance(outcome, UncertainOutcome):
+            # uncertain=False: the redrive that follows is an operator's decision to send again.
+            # The earlier attempt's last error says which doubt it was (e.g. sent, and the ledger failed).
+            error = "; ".join(e for e in (outcome.detail or outcome.reason, claim.last_error) if e)
+            return ToDeadLetter(dlq_attributes.REASON_UNCERTAIN, error, claim.attempts + 1, False, claim)
         attempts = claim.attempts + (1 if outcome.costs_attempt else 0)
         uncertain = outcome.uncertain or unresolved
         left = self._budget_left(message, now)
@@ -320,6 +325,8 @@ class Consumer:
         if isinstance(outcome, Terminal):
             reason = f"{dlq_attributes.TERMINAL_PREFIX}{outcome.reason}"
             return ToDeadLetter(reason, outcome.detail or outcome.reason, 0, uncertain=False)
+        if isinstance(outcome, UncertainOutcome):  # prepare sends nothing; kept total all the same
+            return ToDeadLetter(dlq_attributes.REASON_UNCERTAIN, outcome.reason, 0, uncertain=False)
         now = self._clock()
         delay = self._retry_delay(outcome, message, message.receive_count, now)
         return Later(delay, outcome.reason, keys.DEFERRED, limited_key=outcome.rate_limit_key)

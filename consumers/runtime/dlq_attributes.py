@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-REASON = "reason"  # retry_budget_exhausted | terminal:<code> | malformed
+REASON = "reason"  # retry_budget_exhausted | terminal:<code> | malformed | uncertain_outcome
 LAST_ERROR = "last_error"
 ATTEMPTS = "attempts"
 FIRST_RECEIVED = "first_received"  # ISO-8601 UTC
@@ -17,4 +17,6 @@ ALL = (REASON, LAST_ERROR, ATTEMPTS, FIRST_RECEIVED, CHANNEL, TASK_ID, EVENT_TYP
 
 REASON_BUDGET = "retry_budget_exhausted"
 REASON_MALFORMED = "malformed"
+# The provider may have applied the call and cannot be asked (outcomes.UncertainOutcome).
+REASON_UNCERTAIN = "uncertain_outcome"
 TERMINAL_PREFIX = "terminal:"

@@ -55,4 +55,16 @@ class Terminal:
     detail: str = ""
 
 
-Outcome = Delivered | Skipped | Retry | Terminal
+@dataclass(frozen=True)
+class UncertainOutcome:
+    """The call may have taken effect and the provider offers no way to find out (SES has no
+    idempotency key and no lookup of sent mail). Never retried automatically: the runtime dead-letters
+    it with reason `uncertain_outcome` and clears the ledger entry, so that an operator's redrive,
+    made knowingly, sends again. A channel returns it from `deliver` (the send's answer was lost) or
+    from `reconcile` (an earlier attempt's was)."""
+
+    reason: str
+    detail: str = ""
+
+
+Outcome = Delivered | Skipped | Retry | Terminal | UncertainOutcome

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -73,12 +73,19 @@ class ConsumerSettings:
     outage_stale_s: int = _DEFAULTS.outage_stale_s
     ledger_retention_s: int = _DEFAULTS.ledger_retention_s
     github_web_url: str = DEFAULT_GITHUB_WEB_URL
+    # The channel's own variables (FANOUT_<CHANNEL>_*: its registry options, say), for its factory to
+    # validate: the runtime reads the environment once, here, and nothing else reads it.
+    channel_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def record_margin_s(self) -> float:
         """A record is not started with less than this left of the invocation: one provider call that
         runs into its HTTP timeouts, plus the ledger and queue writes that settle the message after it."""
         return self.http_connect_timeout_s + self.http_read_timeout_s + registry.SETTLE_S
+
+
+def channel_env_prefix(channel: str) -> str:
+    return f"FANOUT_{channel.upper()}_"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> ConsumerSettings:
@@ -135,6 +142,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> ConsumerSettings:
         outage_stale_s=number(ENV_OUTAGE_STALE_S, d.outage_stale_s, int, 1, half_day),
         ledger_retention_s=number(ENV_LEDGER_RETENTION_S, d.ledger_retention_s, int, 1, 365 * day),
         github_web_url=_web_url(env.get(ENV_GITHUB_WEB_URL, "").strip() or DEFAULT_GITHUB_WEB_URL),
+        channel_env={k: v for k, v in env.items() if k.startswith(channel_env_prefix(channel.name))},
     )
     _check_together(settings, timeout)
     return settings

@@ -83,9 +83,10 @@ def register_ops_commands(
         discovery.check_selector(stack, prefix)
         chosen = discovery.check_channels(channels or None)
         session = session_factory(endpoint, region)
+        every = not channels  # not named: the ones deployed, whichever of the registry's they are
         if stack is not None:
-            return session, discovery.from_stack(session.cloudformation, stack, chosen)
-        return session, discovery.from_prefix(session.sqs, str(prefix), chosen)
+            return session, discovery.from_stack(session.cloudformation, stack, chosen, skip_absent=every)
+        return session, discovery.from_prefix(session.sqs, str(prefix), chosen, skip_absent=every)
 
     @app.command("status")
     def status_command(

@@ -63,7 +63,11 @@ def check_selector(stack: str | None, queue_prefix: str | None) -> None:
         raise UsageError("give exactly one of --stack NAME (a deployed stack) or --queue-prefix PREFIX")
 
 
-def from_stack(cfn: CloudFormationClient, stack: str, channels: Iterable[str]) -> Target:
+def from_stack(
+    cfn: CloudFormationClient, stack: str, channels: Iterable[str], *, skip_absent: bool = False
+) -> Target:
+    """`skip_absent`: the channels were not named by the operator (all of the registry's), so those the
+    stack does not deploy are left out rather than an error (a channel may be off in a deployment)."""
     try:
         stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as exc:
@@ -83,6 +87,8 @@ def from_stack(cfn: CloudFormationClient, stack: str, channels: Iterable[str]) -
 
     found = {}
     for channel in channels:
+        if skip_absent and not outputs.get(registry.output_key(channel, registry.OUTPUT_QUEUE_URL)):
+            continue
         found[channel] = ChannelTarget(
             channel=channel,
             queue_url=str(output(channel, registry.OUTPUT_QUEUE_URL, required=True)),
@@ -92,18 +98,34 @@ def from_stack(cfn: CloudFormationClient, stack: str, channels: Iterable[str]) -
             consumer_name=output(channel, registry.OUTPUT_CONSUMER_NAME, required=False),
             esm_id=output(channel, registry.OUTPUT_EVENT_SOURCE_MAPPING_ID, required=False),
         )
+    if not found:  # none deployed: the first one's missing output says what is wrong
+        output(next(iter(registry.CHANNELS)), registry.OUTPUT_QUEUE_URL, required=True)
     return Target(source="stack", name=stack, channels=found)
 
 
-def from_prefix(sqs: SQSClient, prefix: str, channels: Iterable[str]) -> Target:
+def from_prefix(sqs: SQSClient, prefix: str, channels: Iterable[str], *, skip_absent: bool = False) -> Target:
     found = {}
     for channel in channels:
+        if skip_absent and not _queue_exists(sqs, registry.queue_name(prefix, channel)):
+            continue
         found[channel] = ChannelTarget(
             channel=channel,
             queue_url=_queue_url(sqs, registry.queue_name(prefix, channel), prefix),
             dlq_url=_queue_url(sqs, registry.dlq_name(prefix, channel), prefix),
         )
+    if not found:  # none there: the first one's missing queue says what is wrong
+        _queue_url(sqs, registry.queue_name(prefix, next(iter(registry.CHANNELS))), prefix)
     return Target(source="prefix", name=prefix, channels=found)
+
+
+def _queue_exists(sqs: SQSClient, name: str) -> bool:
+    try:
+        sqs.get_queue_url(QueueName=name)
+    except ClientError as exc:
+        if _codes(exc) & {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
+            return False
+        raise
+    return True
 
 
 def with_arns(sqs: SQSClient, target: ChannelTarget) -> ChannelTarget:

@@ -29,7 +29,7 @@ def test_shipped_settings_are_valid(spec: registry.ChannelSpec) -> None:
 def test_no_channel_renders_a_bare_milestone() -> None:
     assert registry.channels_for(event_types.AGENT_MILESTONE) == []
     assert [c.name for c in registry.channels_for("pr_created")] == ["github"]
-    assert [c.name for c in registry.channels_for("task_failed")] == ["slack", "github"]
+    assert [c.name for c in registry.channels_for("task_failed")] == ["slack", "github", "email"]
     assert [c.name for c in registry.channels_for("task_failed", ["github"])] == ["github"]
 
 

@@ -27,6 +27,7 @@ EVENTS_STREAM_ARN = (
     "arn:aws:dynamodb:us-east-1:123456789012:table/PlatformTaskEvents/stream/2026-01-01T00:00:00.000"
 )
 TASK_TABLE_NAME = "PlatformTasks"
+EMAIL_SENDER = "fanout@notify.example.com"
 DISABLE_ASSET_STAGING = "aws:cdk:disable-asset-staging"
 
 

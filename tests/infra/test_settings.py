@@ -36,7 +36,7 @@ def props_from() -> PropsFactory:
 
 
 def test_cdk_json_holds_every_channels_settings_and_mirrors_the_registry() -> None:
-    context = cdk_json_context()
+    context = {**cdk_json_context(), "fanout:email:from": "fanout@example.com"}  # email needs its sender
     props = FanoutProps.from_context(context)
     assert [c.name for c in props.channels] == list(registry.CHANNELS)
     for config in props.channels:
@@ -57,8 +57,9 @@ def test_cdk_json_holds_every_channels_settings_and_mirrors_the_registry() -> No
 def test_empty_context_deploys_every_registry_channel_with_its_defaults() -> None:
     props = FanoutProps.from_context({})
     assert {c.name: c.settings for c in props.channels} == {
-        n: s.settings for n, s in registry.CHANNELS.items()
+        n: s.settings for n, s in registry.CHANNELS.items() if not s.required_options
     }
+    assert props.channel("email") is None  # off until its sender is given
     assert props.attached is False
 
 

@@ -95,3 +95,24 @@ def test_no_way_to_find_the_mapping_is_a_clear_error(stubs) -> None:
     target = discovery.ChannelTarget(channel="slack", queue_url="u", dlq_url="d", queue_arn=QUEUE_ARN)
     with pytest.raises(OpsError, match="names neither the slack event source mapping nor its consumer"):
         discovery.event_source_mapping_id(stubs.client("lambda"), None, target)
+
+
+def test_all_channels_means_the_ones_the_stack_deploys(aws_client, deployed_stack) -> None:
+    # A channel that needs an option (email: its sender) is off by default: a stack without it must
+    # still answer `fanout status` with no --channel, listing what it has.
+    stack = deployed_stack(channels=("slack", "github"))
+    chosen = discovery.check_channels(None)
+    target = discovery.from_stack(aws_client("cloudformation"), stack.name, chosen, skip_absent=True)
+    assert list(target.channels) == ["slack", "github"]
+    with pytest.raises(OpsError, match="has no output EmailQueueUrl"):
+        discovery.from_stack(aws_client("cloudformation"), stack.name, ["email"])
+
+
+def test_all_channels_of_a_local_run_are_the_queues_it_has(aws_client, unique_name) -> None:
+    sqs, prefix = aws_client("sqs"), unique_name("partial")
+    for name in (registry.queue_name(prefix, "github"), registry.dlq_name(prefix, "github")):
+        sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})
+    target = discovery.from_prefix(sqs, prefix, discovery.check_channels(None), skip_absent=True)
+    assert list(target.channels) == ["github"]
+    with pytest.raises(OpsError, match=r"queue empty-.*-slack.fifo not found"):
+        discovery.from_prefix(sqs, unique_name("empty"), discovery.check_channels(None), skip_absent=True)

@@ -20,10 +20,24 @@ class FaultKind(StrEnum):
     GITHUB_SECONDARY = "github_secondary"  # 403 "secondary rate limit", with retry-after when > 0
     GITHUB_PRIMARY = "github_primary"  # 403 x-ratelimit-remaining: 0 + x-ratelimit-reset
     GITHUB_5XX = "github_5xx"  # HTTP 502
+    SES_THROTTLE = "ses_throttle"  # 429 TooManyRequestsException (nothing sent)
+    SES_QUOTA = "ses_quota"  # LimitExceededException: the 24-hour quota (nothing sent)
+    SES_PAUSED = "ses_paused"  # SendingPausedException (nothing sent)
+    SES_5XX_AFTER_SEND = "ses_5xx_after_send"  # the email goes out, then HTTP 500: an uncertain outcome
+    SES_DROP_AFTER_SEND = "ses_drop_after_send"  # the email goes out, then the connection drops
 
 
 SLACK_KINDS = frozenset({FaultKind.SLACK_RATELIMIT, FaultKind.SLACK_5XX, FaultKind.SLACK_ERROR})
 GITHUB_KINDS = frozenset({FaultKind.GITHUB_SECONDARY, FaultKind.GITHUB_PRIMARY, FaultKind.GITHUB_5XX})
+SES_KINDS = frozenset(
+    {
+        FaultKind.SES_THROTTLE,
+        FaultKind.SES_QUOTA,
+        FaultKind.SES_PAUSED,
+        FaultKind.SES_5XX_AFTER_SEND,
+        FaultKind.SES_DROP_AFTER_SEND,
+    }
+)
 
 
 @dataclass(frozen=True)

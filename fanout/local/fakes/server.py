@@ -59,6 +59,7 @@ class Response:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without answering (a request taken, its answer lost)
 
 
 class App(Protocol):
@@ -110,6 +111,10 @@ def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:
                 response = app.handle(request)
             except Exception as exc:  # a bug in a fake must show, not hang the client
                 response = Response(500, {"message": f"fake server error: {exc!r}"})
+            if response.drop:
+                self.close_connection = True
+                self.connection.close()
+                return
             payload = b"" if response.body is None else json.dumps(response.body).encode()
             self.send_response(response.status)
             headers = {"content-type": "application/json; charset=utf-8", **response.headers}
