@@ -8,7 +8,6 @@ import urllib.request
 import zipfile
 
 
-
 def _zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
