@@ -11,7 +11,7 @@ from aws_cdk import App, Environment
 
 from fanout.registry import InvalidChannelSettings
 from infra.nag import add_checks
-from infra.settings import cdk_json_context
+from infra.settings import CTX_NAME_PREFIX, cdk_json_context, check_name_prefix
 from infra.stack import FanoutStack
 
 STACK_NAME = "Fanout"
@@ -20,6 +20,9 @@ STACK_NAME = "Fanout"
 def main() -> None:
     # Without the CDK CLI (python app.py), cdk.json's context still applies; the CLI's context wins.
     app = App(context=cdk_json_context())
+    prefix = app.node.try_get_context(CTX_NAME_PREFIX)
+    if prefix is not None:  # checked before it names the stack too, so the message is ours, not jsii's
+        check_name_prefix(str(prefix))
     FanoutStack(
         app,
         app.node.try_get_context("fanout:stackName") or STACK_NAME,

@@ -178,6 +178,17 @@ class FanoutNotifications(Construct):
             )
         return arns + list(self.props.github_token_secret_arn_patterns)
 
+    def _github_secrets_or_warning(self) -> list[str]:
+        resources = self.github_secret_arns()
+        if not resources:
+            Annotations.of(self).add_warning_v2(
+                "fanout:githubTokenSecret",
+                "the GitHub consumer may read no token secret: set fanout:githubTokenSecretArn or "
+                "fanout:githubTokenSecretName (and optionally fanout:githubTokenSecretArnPatterns) or every "
+                "GitHub delivery fails as a configuration error",
+            )
+        return resources
+
     def grant_operate(self, grantee: iam.IGrantable) -> None:
         """What the operations CLI needs against this deployment (status, dlq peek, dlq redrive, channel
         pause|resume, with --stack), nothing more."""
@@ -209,18 +220,14 @@ class FanoutNotifications(Construct):
             grantee.grant_principal.add_to_principal_policy(statement)
 
     def _grant_secrets(self, channel: str, role: iam.IRole) -> None:
-        if channel == registry.SLACK.name:
-            resources = [self.slack_secret_arn_pattern()]
-        elif channel == registry.GITHUB.name:
-            resources = self.github_secret_arns()
-        else:  # a new channel states its own secrets here
-            resources = []
-        if channel == registry.GITHUB.name and not resources:
-            Annotations.of(self).add_warning_v2(
-                "fanout:githubTokenSecret",
-                "the GitHub consumer may read no token secret: set fanout:githubTokenSecretArn (and optionally "
-                "fanout:githubTokenSecretArnPatterns) or every GitHub delivery fails as a configuration error",
-            )
+        # The secrets each channel's consumer reads: one entry per channel that reads any (a new channel
+        # adds its own), so nothing here branches on a channel's name.
+        readers = {
+            registry.SLACK.name: lambda: [self.slack_secret_arn_pattern()],
+            registry.GITHUB.name: self._github_secrets_or_warning,
+        }
+        reader = readers.get(channel)
+        resources = reader() if reader is not None else []
         if resources:
             role.add_to_principal_policy(
                 iam.PolicyStatement(actions=list(SECRET_READ_ACTIONS), resources=resources)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import warnings
 from types import TracebackType
 from typing import Any
@@ -53,6 +54,7 @@ class AwsEndpoint:
         self.url = self._given or ""
         self.admin: Any = None  # boto3.Session of the runtime's own identity
         self.admin_credentials: iam.Credentials | None = None
+        self._clients: dict[str, Any] = {}
 
     @property
     def in_process(self) -> bool:
@@ -63,8 +65,6 @@ class AwsEndpoint:
         return self._enforcing
 
     def start(self) -> AwsEndpoint:
-        import boto3
-
         use_local_aws_environment()
         prepare_moto()
         if self._given is None:
@@ -77,7 +77,7 @@ class AwsEndpoint:
             host, port = server.get_host_and_port()
             self._server = server
             self.url = f"http://{host}:{port}"
-        base = boto3.Session(region_name=REGION)
+        base: Any = Identity()  # the environment's credentials
         if self._account_given:
             # A fresh account: its first identity comes from assuming a role there (the endpoint does not
             # check it yet), as an organization's account-access role would.
@@ -98,8 +98,11 @@ class AwsEndpoint:
         return self
 
     def client(self, service: str) -> Any:
-        """A client of the runtime's own identity."""
-        return self.admin.client(service, endpoint_url=self.url, region_name=REGION)
+        """A client of the runtime's own identity (one per service: boto3 clients are thread-safe)."""
+        with _shared_lock:
+            if service not in self._clients:
+                self._clients[service] = self.admin.client(service, endpoint_url=self.url, region_name=REGION)
+            return self._clients[service]
 
     def assume(self, role_arn: str, session_name: str) -> Any:
         """A boto3 Session with the role's credentials (what Lambda gives a function)."""
@@ -136,15 +139,39 @@ def prepare_moto() -> None:
     iam.install()
 
 
-def session_of(credentials: iam.Credentials) -> Any:
-    import boto3
+_shared: Any = None
+_shared_lock = threading.RLock()
 
-    return boto3.Session(
-        aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key,
-        aws_session_token=credentials.session_token,
-        region_name=REGION,
-    )
+
+def shared_session() -> Any:
+    """One boto3 Session for every identity of the process: botocore parses each service model once
+    per session, so a session per identity (admin, each function, the operator) would parse them all
+    again; credentials are given per client instead."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            import boto3
+
+            _shared = boto3.Session(region_name=REGION)
+        return _shared
+
+
+class Identity:
+    """An identity at the endpoint: `client(service, ...)` as a boto3 Session's, with its credentials."""
+
+    def __init__(self, credentials: iam.Credentials | None = None) -> None:
+        self.credentials = credentials
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        if self.credentials is not None:
+            kwargs = {**self.credentials.as_boto(), **kwargs}
+        kwargs.setdefault("region_name", REGION)
+        with _shared_lock:  # botocore's session is not safe for concurrent client creation
+            return shared_session().client(service, **kwargs)
+
+
+def session_of(credentials: iam.Credentials) -> Identity:
+    return Identity(credentials)
 
 
 def aws_client(endpoint_url: str, service: str) -> Any:

@@ -107,7 +107,7 @@ def install() -> None:
             (CloudFormationResponse, _stack_resource),
         ]
         for response_class, resolver in resolvers:
-            setattr(response_class, RESOLVER, resolver)  # moto's BaseResponse.call_action asks for it
+            setattr(response_class, RESOLVER, _when_enforced(resolver))  # moto's call_action asks for it
         original = IAMRequestBase._check_role_trust_relationship
 
         def trusted(self: Any, role_arn: str) -> bool:
@@ -135,6 +135,19 @@ def install() -> None:
         IAMRequestBase.check_action_permitted = as_iam_names_it  # type: ignore[method-assign]
         IAMPolicyStatement._match = staticmethod(iam_match)  # type: ignore[method-assign]
         _installed = True
+
+
+def _when_enforced(resolver: Any) -> Any:
+    """Name the resource only when IAM decides on it: otherwise moto asks for nothing more than before."""
+
+    def resolve(self: Any) -> str:
+        from moto import settings
+
+        if settings.INITIAL_NO_AUTH_ACTION_COUNT != 0:
+            return "*"
+        return str(resolver(self))
+
+    return resolve
 
 
 def iam_match(pattern: str, string: str) -> re.Match[str] | None:

@@ -1,9 +1,8 @@
 """`python -m fanout.local.moto_server --port N`: moto's server as the local runtime runs it in-process.
 
 For tools that want the endpoint in a process of its own (benchmarks): moto's own event source mappings
-do not invoke (the runtime's pollers do) and requests name their resources for IAM (fanout/local/iam.py).
-IAM is enforced only with `--enforce-iam` (then only identities created in the first requests' window
-exist: the caller must create its admin first, as `fanout local up` does in-process).
+do not invoke (the runtime's pollers do). IAM is not enforced here (`fanout local up` enforces it
+in-process).
 """
 
 from __future__ import annotations
@@ -22,12 +21,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from moto.server import ThreadedMotoServer
 
-    from fanout.local import iam
     from fanout.local.emulator import moto_invoke
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto_invoke.install()
-    iam.install()
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     done = threading.Event()

@@ -148,7 +148,8 @@ def _run_app(context: Mapping[str, Any], *, root: Path, cache: Path, entry: Path
 def _app_message(stderr: str) -> str:
     """The app's own message (its last lines), without the Node banner jsii prints."""
     lines = [line for line in stderr.strip().splitlines() if line.strip() and "!!" not in line]
-    return "\n".join(lines[-3:])
+    own = [line for line in lines if line.startswith("fanout: ")]  # app.py's sys.exit message
+    return own[-1] if own else "\n".join(lines[-3:])
 
 
 def manifest_errors(outdir: Path) -> list[str]:

@@ -121,3 +121,52 @@ def test_workers_respect_batch_size_and_maximum_concurrency(aws_client, unique_n
     assert poller.stats.deleted == 12
     assert max(sizes) <= 3
     assert poller.stats.max_in_flight == 2
+
+
+def test_without_partial_batch_responses_a_returned_failure_list_is_ignored_as_lambda_does(
+    aws_client, unique_name
+):
+    url, arn = make_queue(aws_client, unique_name)
+    for n in range(2):
+        send(aws_client, url, f"m{n}", group=f"g{n}")
+
+    def handler(event, context):
+        return {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+    plain = QueueSource(
+        "slack", url, arn, batch_size=10, timeout_s=30, function_name="fl-slack", report_item_failures=False
+    )
+    poller = ChannelPoller(plain, [handler], [aws_client("sqs")])
+    messages = aws_client("sqs").receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]
+    )["Messages"]
+
+    assert poller.invoke(handler, aws_client("sqs"), messages) == set()
+    assert counts(aws_client, url) == (0, 0)  # the whole batch counted as a success and was deleted
+
+
+def test_a_paused_mapping_receives_nothing_until_resumed(aws_client, unique_name):
+    url, arn = make_queue(aws_client, unique_name)
+    send(aws_client, url, "m0", group="g0")
+    seen: list[str] = []
+
+    def handler(event, context):
+        seen.extend(r["body"] for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    poller = ChannelPoller(source(url, arn), [handler], [aws_client("sqs")])
+    poller.paused = True
+    stop = threading.Event()
+    poller.start(stop)
+    try:
+        time.sleep(1.0)
+        assert seen == []
+        assert counts(aws_client, url) == (1, 0)  # waiting in the queue, not even received
+        poller.paused = False
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert seen == ["m0"]
+    finally:
+        stop.set()
+        poller.join()
