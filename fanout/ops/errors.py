@@ -14,4 +14,3 @@ class OpsError(RuntimeError):
 
 class UsageError(OpsError):
     exit_code = EXIT_USAGE
-

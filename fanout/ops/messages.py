@@ -98,7 +98,9 @@ def parse_dead_letter(message: Mapping[str, Any]) -> DeadLetter:
         event = None
     group_id = system.get("MessageGroupId")
     parked = parse_parked(attributes)
-    sent_ms = parked.sent_ms if parked is not None and parked.sent_ms is not None else system.get("SentTimestamp")
+    sent_ms = (
+        parked.sent_ms if parked is not None and parked.sent_ms is not None else system.get("SentTimestamp")
+    )
     return DeadLetter(
         message_id=str(message["MessageId"]),
         receipt_handle=str(message["ReceiptHandle"]),
@@ -110,7 +112,9 @@ def parse_dead_letter(message: Mapping[str, Any]) -> DeadLetter:
         last_error=_text(attributes, attr.LAST_ERROR),
         attempts=_int(_text(attributes, attr.ATTEMPTS)),
         first_received=_from_iso(_text(attributes, attr.FIRST_RECEIVED)),
-        task_id=_text(attributes, attr.TASK_ID) or (event.task_id if event else None) or lane_of(group_id, parked).group,
+        task_id=_text(attributes, attr.TASK_ID)
+        or (event.task_id if event else None)
+        or lane_of(group_id, parked).group,
         event_type=_text(attributes, attr.EVENT_TYPE) or (event.event_type if event else None),
         event_id=event.event_id if event else None,
         redriven=_int(_text(attributes, REDRIVEN_ATTRIBUTE)) or 0,
@@ -143,7 +147,8 @@ def set_visibility(sqs: SQSClient, queue_url: str, receipt_handles: Iterable[str
     for start in range(0, len(handles), BATCH):
         chunk = handles[start : start + BATCH]
         entries = [
-            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds} for i, handle in enumerate(chunk)
+            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+            for i, handle in enumerate(chunk)
         ]
         try:
             response = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)  # type: ignore[arg-type]

@@ -308,7 +308,9 @@ class _Walk:
         )
         if sent:
             self.result.moved += 1
-            self._delete(task, letter, "moved, but the DLQ still holds it (a later redrive may move it again)")
+            self._delete(
+                task, letter, "moved, but the DLQ still holds it (a later redrive may move it again)"
+            )
 
     def _park(self, task: _Task, letter: DeadLetter) -> None:
         sent = self._send(
@@ -321,7 +323,9 @@ class _Walk:
             MessageAttributes=messages.park_attributes(letter, task.park),
         )
         if sent:
-            self._delete(task, letter, "parked, but the original is still there (the next redrive removes it)")
+            self._delete(
+                task, letter, "parked, but the original is still there (the next redrive removes it)"
+            )
 
     def _send(self, task: _Task, letter: DeadLetter, **params: Any) -> bool:
         try:

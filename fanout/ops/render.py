@@ -159,8 +159,26 @@ def _progress_bar(console: Console) -> Progress:
     )
 
 
+PLAIN_PROGRESS_EVERY = 100  # messages between two progress lines when stderr is not a terminal
+
+
 @contextmanager
 def client_progress(console: Console) -> Iterator[Callable[[RedriveProgress], None]]:
+    if not console.is_terminal:  # a log or a pipe: a line now and then instead of a redrawn bar
+        printed = [-1]
+
+        def line(state: RedriveProgress) -> None:
+            due = state.examined - max(printed[0], 0) >= PLAIN_PROGRESS_EVERY or state.examined >= state.total
+            if due and state.examined != printed[0]:
+                printed[0] = state.examined
+                console.print(
+                    f"examined {state.examined} of ~{state.total}: matched {state.matched}, "
+                    f"moved {state.moved}",
+                    highlight=False,
+                )
+
+        yield line
+        return
     with _progress_bar(console) as progress:
         bar = progress.add_task("examining", total=None)
 
