@@ -10,11 +10,11 @@ import json
 import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
-from types import FrameType
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -51,6 +51,12 @@ Prefix = Annotated[
     str | None, typer.Option("--queue-prefix", help="Queue name prefix of a local run, e.g. fanout-local.")
 ]
 ChannelOpt = Annotated[str, typer.Option("--channel", "-c", help="Channel name, e.g. slack or github.")]
+PositionalChannel = Annotated[
+    str | None, typer.Argument(help="Channel name, e.g. slack.", show_default=False)
+]
+ChannelOption = Annotated[
+    str | None, typer.Option("--channel", "-c", help="Channel name (the same as the argument).")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
@@ -257,28 +263,46 @@ def register_ops_commands(
 
     @channel_app.command("pause")
     def pause_command(
-        channel: Annotated[str, typer.Argument(help="Channel name, e.g. slack.")],
+        channel: PositionalChannel = None,
+        channel_option: ChannelOption = None,
         stack: Stack = None,
         queue_prefix: Prefix = None,
         endpoint_url: Endpoint = None,
         region: Region = None,
     ) -> None:
         """Disable the channel consumer's event source: its messages wait in the queue."""
-        toggle(channel, stack, queue_prefix, endpoint_url, region, enabled=False)
+        with _guarded():
+            chosen = _one_channel(channel, channel_option, "pause")
+        toggle(chosen, stack, queue_prefix, endpoint_url, region, enabled=False)
 
     @channel_app.command("resume")
     def resume_command(
-        channel: Annotated[str, typer.Argument(help="Channel name, e.g. slack.")],
+        channel: PositionalChannel = None,
+        channel_option: ChannelOption = None,
         stack: Stack = None,
         queue_prefix: Prefix = None,
         endpoint_url: Endpoint = None,
         region: Region = None,
     ) -> None:
         """Enable the channel consumer's event source again."""
-        toggle(channel, stack, queue_prefix, endpoint_url, region, enabled=True)
+        with _guarded():
+            chosen = _one_channel(channel, channel_option, "resume")
+        toggle(chosen, stack, queue_prefix, endpoint_url, region, enabled=True)
 
     app.add_typer(dlq_app, name="dlq")
     app.add_typer(channel_app, name="channel")
+
+
+def _one_channel(positional: str | None, option: str | None, verb: str) -> str:
+    """`channel pause slack` and `channel pause --channel slack` are the same; one of them is needed."""
+    if positional is not None and option is not None and positional != option:
+        raise UsageError(f"two channels given ({positional!r} and --channel {option!r}): give one")
+    chosen = positional if positional is not None else option
+    if chosen is None:
+        raise UsageError(
+            f"which channel? `fanout channel {verb} slack` or `fanout channel {verb} --channel slack`"
+        )
+    return chosen
 
 
 def _native(

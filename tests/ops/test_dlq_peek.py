@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from consumers.runtime import dlq_attributes as attr
 from fanout.ops.dlq_peek import peek
 
