@@ -138,6 +138,7 @@ class FanoutNotifications(Construct):
             pipelines=list(self.pipelines.values()),
             router=self.router,
             topic=self.alarm_topic,
+            name_prefix=prefix,
         )
         self.alarms = observability.alarms
         self.dashboard = observability.dashboard
