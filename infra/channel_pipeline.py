@@ -27,6 +27,7 @@ class ChannelPipelineProps:
     task_table_name: str
     ledger_table_name: str
     github_token_secret_arn: str | None = None
+    slack_secret_prefix: str = consumer_settings.DEFAULT_SLACK_SECRET_PREFIX
 
 
 class ChannelPipeline(Construct):
@@ -92,9 +93,7 @@ class ChannelPipeline(Construct):
             else None,
         )
         if channel.name == registry.SLACK.name:
-            environment[consumer_settings.ENV_SLACK_SECRET_PREFIX] = (
-                consumer_settings.DEFAULT_SLACK_SECRET_PREFIX
-            )
+            environment[consumer_settings.ENV_SLACK_SECRET_PREFIX] = props.slack_secret_prefix
         self.consumer = FanoutFunction(
             self,
             "Consumer",

@@ -14,7 +14,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from consumers.runtime.settings import DEFAULT_SLACK_SECRET_PREFIX
 from fanout import registry
 from infra.channel_pipeline import ChannelPipeline, ChannelPipelineProps
 from infra.ledger import DeliveryLedger
@@ -111,6 +110,7 @@ class FanoutNotifications(Construct):
                     ledger_table_name=self.ledger_table.table_name,
                     # The consumer reads its default token secret by ARN or by name alike.
                     github_token_secret_arn=p.github_token_secret_arn or p.github_token_secret_name,
+                    slack_secret_prefix=p.slack_secret_prefix,
                 ),
             )
             ledger.grant_consumer(pipeline.role, channel.spec)
@@ -148,7 +148,7 @@ class FanoutNotifications(Construct):
         return Stack.of(self).format_arn(
             service="secretsmanager",
             resource="secret",
-            resource_name=f"{DEFAULT_SLACK_SECRET_PREFIX}*",
+            resource_name=f"{self.props.slack_secret_prefix}*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
