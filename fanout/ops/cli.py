@@ -92,7 +92,10 @@ def register_ops_commands(
         chosen = discovery.check_channels(channels or None)
         session = session_factory(endpoint, region)
         if stack is not None:
-            return session, discovery.from_stack(session.cloudformation, stack, chosen)
+            found = discovery.from_stack(
+                session.cloudformation, stack, chosen, sqs=session.sqs, lam=session.lambda_
+            )
+            return session, found
         return session, discovery.from_prefix(session.sqs, str(prefix), chosen)
 
     @app.command("status")
