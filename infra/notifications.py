@@ -38,6 +38,7 @@ OPERATE_QUEUE_ACTIONS = (
     "sqs:ReceiveMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:SendMessage",
+    "sqs:ListQueueTags",  # how the CLI recognises an embedded construct's queues (fanout/resource_tags.py)
 )
 OPERATE_DLQ_ACTIONS = (
     "sqs:GetQueueAttributes",
@@ -45,12 +46,15 @@ OPERATE_DLQ_ACTIONS = (
     "sqs:ReceiveMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
+    "sqs:SendMessage",  # a filtered client redrive parks what stays in a lane of the DLQ (fanout/ops/lanes.py)
+    "sqs:ListQueueTags",
     "sqs:StartMessageMoveTask",
     "sqs:ListMessageMoveTasks",
     "sqs:CancelMessageMoveTask",
 )
 OPERATE_MAPPING_ACTIONS = ("lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping")
-OPERATE_STACK_ACTIONS = ("cloudformation:DescribeStacks",)
+OPERATE_STACK_ACTIONS = ("cloudformation:DescribeStacks", "cloudformation:ListStackResources")
+OPERATE_FUNCTION_ACTIONS = ("lambda:GetFunction",)  # the consumer's tags, in a stack without fanout's outputs
 OPERATE_METRIC_ACTIONS = ("cloudwatch:GetMetricStatistics",)  # no resource-level permission: "*"
 
 
@@ -190,6 +194,10 @@ class FanoutNotifications(Construct):
                         service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*"
                     )
                 ],
+            ),
+            iam.PolicyStatement(
+                actions=list(OPERATE_FUNCTION_ACTIONS),
+                resources=[p.function.function_arn for p in self.pipelines.values()],
             ),
             iam.PolicyStatement(actions=list(OPERATE_METRIC_ACTIONS), resources=["*"]),
         ]
