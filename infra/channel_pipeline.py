@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -12,7 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from consumers.runtime import settings as consumer_settings
-from fanout import registry
+from fanout import registry, resource_tags
 from infra.function import FanoutFunction, FunctionProps
 from infra.settings import ChannelConfig
 
@@ -27,6 +27,7 @@ class ChannelPipelineProps:
     task_table_name: str
     ledger_table_name: str
     github_token_secret_arn: str | None = None
+    slack_secret_prefix: str = consumer_settings.DEFAULT_SLACK_SECRET_PREFIX
 
 
 class ChannelPipeline(Construct):
@@ -92,9 +93,7 @@ class ChannelPipeline(Construct):
             else None,
         )
         if channel.name == registry.SLACK.name:
-            environment[consumer_settings.ENV_SLACK_SECRET_PREFIX] = (
-                consumer_settings.DEFAULT_SLACK_SECRET_PREFIX
-            )
+            environment[consumer_settings.ENV_SLACK_SECRET_PREFIX] = props.slack_secret_prefix
         environment.update(channel.option_environment())  # the registry's options for this channel
         self.consumer = FanoutFunction(
             self,
@@ -119,6 +118,14 @@ class ChannelPipeline(Construct):
         )
         self.consumer.function.add_event_source(self.event_source)
         self.dlq.grant_send_messages(self.consumer.role)
+        # What the ops CLI finds in any stack that embeds the construct (fanout/resource_tags.py).
+        for scope, kind, what in (
+            (self.queue, "AWS::SQS::Queue", resource_tags.QUEUE),
+            (self.dlq, "AWS::SQS::Queue", resource_tags.DLQ),
+            (self.consumer.function, "AWS::Lambda::Function", resource_tags.CONSUMER),
+        ):
+            Tags.of(scope).add(resource_tags.TAG_CHANNEL, channel.name, include_resource_types=[kind])
+            Tags.of(scope).add(resource_tags.TAG_RESOURCE, what, include_resource_types=[kind])
 
     @property
     def function(self) -> lambda_.Function:

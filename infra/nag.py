@@ -6,6 +6,8 @@ new wildcard anywhere else still fails the checks.
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import Aspects, IAspect, Token
 from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import IConstruct
@@ -14,14 +16,17 @@ from fanout import registry
 from infra.function import FanoutFunction
 from infra.notifications import FanoutNotifications
 
+
 # How cdk-nag names the Slack secret pattern of FanoutNotifications.slack_secret_arn_pattern(): partition,
 # region and account are tokens in an environment-agnostic stack and literals once the CLI resolves them.
-SLACK_SECRET_FINDING = RegexAppliesTo(
-    regex=(
-        r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):secretsmanager:(<AWS::Region>|[a-z0-9-]+):"
-        r"(<AWS::AccountId>|\d{12}):secret:bgagent\/slack\/\*$/"
+def slack_secret_finding(prefix: str) -> RegexAppliesTo:
+    return RegexAppliesTo(
+        regex=(
+            r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):secretsmanager:(<AWS::Region>|[a-z0-9-]+):"
+            r"(<AWS::AccountId>|\d{12}):secret:" + re.escape(prefix).replace("/", r"\/") + r"\*$/"
+        )
     )
-)
+
 
 RUNTIME_REASON = (
     "Python 3.13 is the runtime the Lambda code, its pinned dependencies (pyproject requires-python <3.14) and "
@@ -60,10 +65,10 @@ def suppress_acknowledged_findings(notifications: FanoutNotifications) -> None:
         _suppress(
             slack.role,
             "AwsSolutions-IAM5",
-            "Read-only GetSecretValue on bgagent/slack/*: one secret per Slack workspace is created at "
-            "onboarding (bgagent/slack/<team_id>), so the set of secret names is not known at deploy time; the "
-            "prefix is the platform's naming contract and no other secret matches it.",
-            applies_to=[SLACK_SECRET_FINDING],
+            f"Read-only GetSecretValue on {n.props.slack_secret_prefix}*: one secret per Slack workspace is "
+            f"created at onboarding ({n.props.slack_secret_prefix}<team_id>), so the set of secret names is not "
+            "known at deploy time; the prefix (fanout:slackSecretPrefix) is the platform's naming contract.",
+            applies_to=[slack_secret_finding(n.props.slack_secret_prefix)],
         )
     github = n.pipelines.get(registry.GITHUB.name)
     wildcards = [p for p in n.github_secret_arns() if not Token.is_unresolved(p) and "*" in p]

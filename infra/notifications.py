@@ -17,7 +17,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from consumers.runtime.settings import DEFAULT_SLACK_SECRET_PREFIX
 from fanout import registry
 from infra.channel_pipeline import ChannelPipeline, ChannelPipelineProps
 from infra.ledger import DeliveryLedger
@@ -42,6 +41,7 @@ OPERATE_QUEUE_ACTIONS = (
     "sqs:ReceiveMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:SendMessage",
+    "sqs:ListQueueTags",  # how the CLI recognises an embedded construct's queues (fanout/resource_tags.py)
 )
 OPERATE_DLQ_ACTIONS = (
     "sqs:GetQueueAttributes",
@@ -49,12 +49,15 @@ OPERATE_DLQ_ACTIONS = (
     "sqs:ReceiveMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
+    "sqs:SendMessage",  # a filtered client redrive parks what stays in a lane of the DLQ (fanout/ops/lanes.py)
+    "sqs:ListQueueTags",
     "sqs:StartMessageMoveTask",
     "sqs:ListMessageMoveTasks",
     "sqs:CancelMessageMoveTask",
 )
 OPERATE_MAPPING_ACTIONS = ("lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping")
-OPERATE_STACK_ACTIONS = ("cloudformation:DescribeStacks",)
+OPERATE_STACK_ACTIONS = ("cloudformation:DescribeStacks", "cloudformation:ListStackResources")
+OPERATE_FUNCTION_ACTIONS = ("lambda:GetFunction",)  # the consumer's tags, in a stack without fanout's outputs
 OPERATE_METRIC_ACTIONS = ("cloudwatch:GetMetricStatistics",)  # no resource-level permission: "*"
 
 
@@ -122,6 +125,7 @@ class FanoutNotifications(Construct):
                     ledger_table_name=self.ledger_table.table_name,
                     # The consumer reads its default token secret by ARN or by name alike.
                     github_token_secret_arn=p.github_token_secret_arn or p.github_token_secret_name,
+                    slack_secret_prefix=p.slack_secret_prefix,
                 ),
             )
             ledger.grant_consumer(pipeline.role, channel.spec)
@@ -151,6 +155,7 @@ class FanoutNotifications(Construct):
             pipelines=list(self.pipelines.values()),
             router=self.router,
             topic=self.alarm_topic,
+            name_prefix=prefix,
         )
         self.alarms = observability.alarms
         self.dashboard = observability.dashboard
@@ -160,7 +165,7 @@ class FanoutNotifications(Construct):
         return Stack.of(self).format_arn(
             service="secretsmanager",
             resource="secret",
-            resource_name=f"{DEFAULT_SLACK_SECRET_PREFIX}*",
+            resource_name=f"{self.props.slack_secret_prefix}*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
@@ -213,6 +218,10 @@ class FanoutNotifications(Construct):
                         service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*"
                     )
                 ],
+            ),
+            iam.PolicyStatement(
+                actions=list(OPERATE_FUNCTION_ACTIONS),
+                resources=[p.function.function_arn for p in self.pipelines.values()],
             ),
             iam.PolicyStatement(actions=list(OPERATE_METRIC_ACTIONS), resources=["*"]),
         ]

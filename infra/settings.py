@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consumers.runtime.settings import DEFAULT_SLACK_SECRET_PREFIX
 from fanout import registry
 from fanout.registry import ChannelSettings, ChannelSpec, InvalidChannelSettings
 
@@ -45,6 +46,7 @@ CTX_GITHUB_TOKEN_SECRET_PATTERNS = "fanout:githubTokenSecretArnPatterns"
 CTX_ALARM_EMAIL = "fanout:alarmEmail"
 CTX_ALARM_TOPIC_ARN = "fanout:alarmTopicArn"
 CTX_NAME_PREFIX = "fanout:namePrefix"
+CTX_SLACK_SECRET_PREFIX = "fanout:slackSecretPrefix"  # Slack bot token secrets: <prefix><team_id>
 CTX_STACK_NAME = "fanout:stackName"  # read by app.py
 CTX_GITHUB_TOKEN_SECRET_NAME = "fanout:githubTokenSecretName"
 CTX_OPERATOR_ROLE = "fanout:operatorRole"
@@ -62,6 +64,7 @@ GLOBAL_KEYS = frozenset(
         CTX_ALARM_EMAIL,
         CTX_ALARM_TOPIC_ARN,
         CTX_NAME_PREFIX,
+        CTX_SLACK_SECRET_PREFIX,
         CTX_STACK_NAME,
         CTX_ROUTER_BATCHING_WINDOW_S,
     }
@@ -82,6 +85,8 @@ AGE_ALARM_FRACTION = 0.5
 NAME_PREFIX_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 NAME_PREFIX_MAX = 40
 SQS_NAME_MAX = 80
+# Secrets Manager's name characters; the IAM grant appends `*`, so the prefix itself must have none.
+_SECRET_PREFIX = re.compile(r"[A-Za-z0-9/_+=.@-]{1,256}")
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
@@ -180,6 +185,7 @@ class FanoutProps:
     github_token_secret_name: str | None = None
     operator_role: bool = False
     router_batching_window_s: int = 0
+    slack_secret_prefix: str = DEFAULT_SLACK_SECRET_PREFIX
 
     def __post_init__(self) -> None:
         if self.name_prefix is not None:
@@ -213,6 +219,11 @@ class FanoutProps:
             raise InvalidChannelSettings(
                 f"{CTX_EVENTS_STREAM_ARN} {self.events_stream_arn!r} is not a DynamoDB stream ARN "
                 "(arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>)"
+            )
+        if not _SECRET_PREFIX.fullmatch(self.slack_secret_prefix):
+            raise InvalidChannelSettings(
+                f"{CTX_SLACK_SECRET_PREFIX} {self.slack_secret_prefix!r} is not a secret name prefix: 1-256 of "
+                "letters, digits and /_+=.@- (no wildcard), e.g. bgagent/slack/"
             )
         if self.alarm_email and self.alarm_topic_arn:
             raise InvalidChannelSettings(f"set {CTX_ALARM_EMAIL} or {CTX_ALARM_TOPIC_ARN}, not both")
@@ -271,6 +282,7 @@ class FanoutProps:
             router_batching_window_s=_as_int(
                 context.get(CTX_ROUTER_BATCHING_WINDOW_S, 0), CTX_ROUTER_BATCHING_WINDOW_S
             ),
+            slack_secret_prefix=_as_str(context.get(CTX_SLACK_SECRET_PREFIX)) or DEFAULT_SLACK_SECRET_PREFIX,
         )
 
 

@@ -1,9 +1,11 @@
-"""GitHub tokens from Secrets Manager, cached per container, never logged.
+"""GitHub tokens from Secrets Manager, read through Powertools' SecretsProvider, never logged.
 
 The secret string is the token itself or JSON with a `token` field. A task names its own secret with
-`github_token_secret_arn`; otherwise the platform default configured at deploy time is used. A task
-whose secret does not exist or holds no token ends Terminal("no_token") (dead-lettered with the reason,
-so an operator can fix the secret and redrive); a Secrets Manager outage or throttle is a Retry.
+`github_token_secret_arn`; otherwise the platform default configured at deploy time is used. A token is
+cached for `TOKEN_MAX_AGE_S` (as Slack's), so a rotated secret is picked up within that time without
+waiting for GitHub to refuse the old token; `refresh` reads past the cache after a 401. A task whose
+secret does not exist or holds no token ends Terminal("no_token") (dead-lettered with the reason, so an
+operator can fix the secret and redrive); a Secrets Manager outage or throttle is a Retry.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from consumers.runtime.aws_errors import aws_code
 from consumers.runtime.outcomes import Retry, Terminal
 
 if TYPE_CHECKING:
@@ -23,6 +27,7 @@ else:
     SecretsManagerClient = Any
 
 NO_TOKEN = "no_token"
+TOKEN_MAX_AGE_S = 300  # how long a read token is reused before Secrets Manager is asked again
 # Errors no retry can fix: the secret is missing, unreadable by this function, or undecryptable.
 _CONFIG_ERRORS = frozenset(
     {"ResourceNotFoundException", "AccessDeniedException", "DecryptionFailure", "InvalidRequestException"}
@@ -61,10 +66,12 @@ def parse_secret(secret_string: str) -> str | None:
 
 
 class TokenSource:
-    def __init__(self, secrets: SecretsManagerClient, default_secret: str | None) -> None:
-        self._secrets = secrets
+    def __init__(
+        self, secrets: SecretsManagerClient, default_secret: str | None, *, max_age_s: int = TOKEN_MAX_AGE_S
+    ) -> None:
+        self._provider = SecretsProvider(boto3_client=secrets)
         self._default = default_secret
-        self._cache: dict[str, Credential] = {}
+        self._max_age_s = max_age_s
 
     def secret_for(self, task_secret: object) -> str | None:
         """The task's own secret when it names one, else the platform default (None: neither)."""
@@ -73,29 +80,25 @@ class TokenSource:
         return self._default
 
     def get(self, secret_id: str) -> Credential | Retry | Terminal:
-        cached = self._cache.get(secret_id)
-        return cached if cached is not None else self._fetch(secret_id)
+        return self._read(secret_id, force=False)
 
     def refresh(self, secret_id: str) -> Credential | Retry | Terminal:
-        """Forget the cached token (GitHub said 401) and read the secret again."""
-        self._cache.pop(secret_id, None)
-        return self._fetch(secret_id)
+        """Read the secret again, past the cache (GitHub said 401)."""
+        return self._read(secret_id, force=True)
 
-    def _fetch(self, secret_id: str) -> Credential | Retry | Terminal:
+    def _read(self, secret_id: str, *, force: bool) -> Credential | Retry | Terminal:
         try:
-            answer = self._secrets.get_secret_value(SecretId=secret_id)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            secret = self._provider.get(secret_id, max_age=self._max_age_s, force_fetch=force)
+        except GetParameterError as exc:
+            cause = exc.__cause__ or exc.__context__  # Powertools wraps the SDK error
+            code = aws_code(cause) if cause is not None else "unknown"
             if code in _CONFIG_ERRORS:
                 return Terminal(NO_TOKEN, f"secret {secret_id}: {code}")
             return Retry(None, f"secret_read_failed:{code or 'unknown'}")
-        except BotoCoreError as exc:
-            return Retry(None, f"secret_read_failed:{type(exc).__name__}")
-        token = parse_secret(answer.get("SecretString") or "")
+        text = secret.decode("utf-8", "replace") if isinstance(secret, bytes) else secret
+        token = parse_secret(text) if isinstance(text, str) else None
         if token is None:
             return Terminal(
                 NO_TOKEN, f"secret {secret_id} holds no token (expected the token or JSON with 'token')"
             )
-        credential = Credential(secret_id, token)
-        self._cache[secret_id] = credential
-        return credential
+        return Credential(secret_id, token)

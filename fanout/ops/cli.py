@@ -7,12 +7,14 @@ Errors become one line on stderr and exit code 1 (the operation failed) or 2 (ba
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -28,7 +30,7 @@ from rich.markup import escape
 
 from fanout.ops import discovery, dlq_peek, pause, redrive_native, render, status
 from fanout.ops.clients import AwsSession
-from fanout.ops.errors import EmptyDlq, OpsError, UsageError
+from fanout.ops.errors import OpsError, UsageError
 from fanout.ops.filters import RedriveFilter, parse_duration
 from fanout.ops.messages import empty_dlq_message, queue_counts, queue_name_of
 from fanout.ops.redrive_client import redrive_client
@@ -49,6 +51,12 @@ Prefix = Annotated[
     str | None, typer.Option("--queue-prefix", help="Queue name prefix of a local run, e.g. fanout-local.")
 ]
 ChannelOpt = Annotated[str, typer.Option("--channel", "-c", help="Channel name, e.g. slack or github.")]
+PositionalChannel = Annotated[
+    str | None, typer.Argument(help="Channel name, e.g. slack.", show_default=False)
+]
+ChannelOption = Annotated[
+    str | None, typer.Option("--channel", "-c", help="Channel name (the same as the argument).")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
@@ -85,7 +93,10 @@ def register_ops_commands(
         session = session_factory(endpoint, region)
         every = not channels  # not named: the ones deployed, whichever of the registry's they are
         if stack is not None:
-            return session, discovery.from_stack(session.cloudformation, stack, chosen, skip_absent=every)
+            found = discovery.from_stack(
+                session.cloudformation, stack, chosen, skip_absent=every, sqs=session.sqs, lam=session.lambda_
+            )
+            return session, found
         return session, discovery.from_prefix(session.sqs, str(prefix), chosen, skip_absent=every)
 
     @app.command("status")
@@ -137,14 +148,11 @@ def register_ops_commands(
             dlq_url = target.channel(channel).dlq_url
             result = dlq_peek.peek(session.sqs, dlq_url, limit=limit, wait_s=receive_wait_s)
             now = clock()
-            if as_json:
-                body = {
-                    "channel": channel,
-                    "dlq": queue_name_of(dlq_url),
-                    "dlq_depth": result.counts.visible,
-                    "messages": [letter.as_json(now) for letter in result.letters],
-                }
-                typer.echo(json.dumps(body, indent=2))
+            if as_json:  # an empty DLQ is `[]`, exit 0: `fanout dlq peek --json | jq` stays simple
+                typer.echo(json.dumps([letter.as_json(now) for letter in result.letters], indent=2))
+                return
+            if not result.letters:
+                typer.echo(empty_dlq_message(dlq_url, result.counts))
                 return
             title = f"{queue_name_of(dlq_url)}: {len(result.letters)} of ~{result.counts.visible}"
             console = Console()
@@ -171,6 +179,13 @@ def register_ops_commands(
             typer.Option("--older-than", help="client: dead-lettered at least this long ago (2h)."),
         ] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="client: list what would move.")] = False,
+        include_malformed: Annotated[
+            bool,
+            typer.Option(
+                "--include-malformed",
+                help="Move `malformed` messages too (left in the DLQ by default: they can never succeed).",
+            ),
+        ] = False,
         limit: Annotated[int | None, typer.Option("--limit", min=1, help="client: move at most N.")] = None,
         as_json: Annotated[
             bool, typer.Option("--json", help="client: the result as JSON on stdout.")
@@ -193,6 +208,11 @@ def register_ops_commands(
                 raise UsageError("filters, --dry-run, --limit and --json need --engine client")
             if engine is Engine.client and (rate is not None or cancel):
                 raise UsageError("--rate and --cancel apply to --engine native")
+            if engine is Engine.native and not cancel and not include_malformed:
+                raise UsageError(
+                    "--engine native moves every message, `malformed` ones too: add --include-malformed "
+                    "to confirm, or use --engine client, which leaves them in the DLQ"
+                )
             if rate is not None and not 1 <= rate <= redrive_native.MAX_RATE:
                 raise UsageError(f"--rate must be 1..{redrive_native.MAX_RATE} messages per second")
             session, target = open_target(stack, queue_prefix, endpoint_url, region, [channel])
@@ -208,7 +228,13 @@ def register_ops_commands(
                         ) from None
                     raise
             else:
-                options = ClientOptions(dry_run=dry_run, limit=limit, as_json=as_json, wait_s=receive_wait_s)
+                options = ClientOptions(
+                    dry_run=dry_run,
+                    limit=limit,
+                    as_json=as_json,
+                    wait_s=receive_wait_s,
+                    include_malformed=include_malformed,
+                )
                 _client(session, chosen, filters, options, clock=clock)
 
     def toggle(
@@ -241,28 +267,46 @@ def register_ops_commands(
 
     @channel_app.command("pause")
     def pause_command(
-        channel: Annotated[str, typer.Argument(help="Channel name, e.g. slack.")],
+        channel: PositionalChannel = None,
+        channel_option: ChannelOption = None,
         stack: Stack = None,
         queue_prefix: Prefix = None,
         endpoint_url: Endpoint = None,
         region: Region = None,
     ) -> None:
         """Disable the channel consumer's event source: its messages wait in the queue."""
-        toggle(channel, stack, queue_prefix, endpoint_url, region, enabled=False)
+        with _guarded():
+            chosen = _one_channel(channel, channel_option, "pause")
+        toggle(chosen, stack, queue_prefix, endpoint_url, region, enabled=False)
 
     @channel_app.command("resume")
     def resume_command(
-        channel: Annotated[str, typer.Argument(help="Channel name, e.g. slack.")],
+        channel: PositionalChannel = None,
+        channel_option: ChannelOption = None,
         stack: Stack = None,
         queue_prefix: Prefix = None,
         endpoint_url: Endpoint = None,
         region: Region = None,
     ) -> None:
         """Enable the channel consumer's event source again."""
-        toggle(channel, stack, queue_prefix, endpoint_url, region, enabled=True)
+        with _guarded():
+            chosen = _one_channel(channel, channel_option, "resume")
+        toggle(chosen, stack, queue_prefix, endpoint_url, region, enabled=True)
 
     app.add_typer(dlq_app, name="dlq")
     app.add_typer(channel_app, name="channel")
+
+
+def _one_channel(positional: str | None, option: str | None, verb: str) -> str:
+    """`channel pause slack` and `channel pause --channel slack` are the same; one of them is needed."""
+    if positional is not None and option is not None and positional != option:
+        raise UsageError(f"two channels given ({positional!r} and --channel {option!r}): give one")
+    chosen = positional if positional is not None else option
+    if chosen is None:
+        raise UsageError(
+            f"which channel? `fanout channel {verb} slack` or `fanout channel {verb} --channel slack`"
+        )
+    return chosen
 
 
 def _native(
@@ -280,7 +324,8 @@ def _native(
         moved = redrive_native.cancel_move_task(sqs, dlq_arn)
         typer.echo(f"cancelled the move task on {queue_name_of(target.dlq_url)} after ~{moved} messages")
         return
-    _require_messages(sqs, target.dlq_url)
+    if _nothing_to_move(sqs, target.dlq_url):
+        return
     try:
         with render.native_progress(Console(stderr=True)) as on_progress:
             task = redrive_native.redrive_native(
@@ -304,6 +349,7 @@ class ClientOptions:
     limit: int | None
     as_json: bool
     wait_s: int
+    include_malformed: bool = False
 
 
 def _client(
@@ -315,21 +361,22 @@ def _client(
     clock: Callable[[], datetime],
 ) -> None:
     dlq, queue = queue_name_of(target.dlq_url), queue_name_of(target.queue_url)
-    _require_messages(session.sqs, target.dlq_url)
-    with render.client_progress(Console(stderr=True)) as on_progress:
+    if _nothing_to_move(session.sqs, target.dlq_url):
+        return
+    with _interrupt_flag() as stopped, render.client_progress(Console(stderr=True)) as on_progress:
         result = redrive_client(
             session.sqs,
             target.dlq_url,
             target.queue_url,
             filters,
             dry_run=options.dry_run,
+            include_malformed=options.include_malformed,
             on_progress=on_progress,
             limit=options.limit,
             clock=clock,
             wait_s=options.wait_s,
+            stop=stopped,
         )
-    if result.examined == 0:
-        raise EmptyDlq(f"{dlq}: no visible messages to redrive")
     if options.as_json:
         typer.echo(json.dumps(result.as_json(clock()), indent=2))
     else:
@@ -339,14 +386,45 @@ def _client(
             console.print(render.letters_table(result.matches, clock(), title=title))
         for line in render.redrive_summary(result, dlq=dlq, queue=queue, filters=filters.describe()):
             console.print(escape(line))
+    if result.interrupted:
+        raise OpsError(
+            f"interrupted after moving {result.moved}; nothing was lost: run the same command again "
+            "to continue"
+        )
     if not result.ok:
-        raise typer.Exit(1)
+        raise OpsError("some messages could not be moved (listed above); fix the cause and run again")
 
 
-def _require_messages(sqs: Any, dlq_url: str) -> None:
+@contextmanager
+def _interrupt_flag() -> Iterator[Callable[[], bool]]:
+    """While the block runs, the first Ctrl-C asks the redrive to stop after the message in hand (a move
+    is never split); a second one interrupts at once (still nothing lost: see redrive_client)."""
+    stopped = False
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopped
+        if stopped:
+            raise KeyboardInterrupt
+        stopped = True
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread (an embedding tool): Ctrl-C keeps its default meaning
+        yield lambda: False
+        return
+    try:
+        yield lambda: stopped
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _nothing_to_move(sqs: Any, dlq_url: str) -> bool:
+    """An empty DLQ is not a failure: say so and exit 0 (messages held elsewhere are reported later)."""
     counts = queue_counts(sqs, dlq_url)
-    if counts.visible + counts.delayed == 0:
-        raise EmptyDlq(empty_dlq_message(dlq_url, counts))
+    if counts.total == 0:
+        typer.echo(empty_dlq_message(dlq_url, counts))
+        return True
+    return False
 
 
 @contextmanager

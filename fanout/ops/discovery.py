@@ -1,5 +1,9 @@
-"""Find a channel's queues, consumer and event source mapping: from a deployed stack's outputs
-(`--stack`) or from the local naming scheme (`--queue-prefix`)."""
+"""Find a channel's queues, consumer and event source mapping: from a deployed stack (`--stack`) or from
+the local naming scheme (`--queue-prefix`).
+
+A stack is read through its outputs (the standalone FanoutStack has them); a stack that embeds the
+FanoutNotifications construct has none of them, so its resources are listed and recognised by the tags
+the construct puts on each queue, DLQ and consumer function (fanout/resource_tags.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from fanout import registry
+from fanout import registry, resource_tags
 from fanout.ops.errors import OpsError, UsageError
 
 if TYPE_CHECKING:
@@ -18,6 +22,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 else:
     CloudFormationClient = LambdaClient = SQSClient = Any
+
+
+MAX_NESTING = 3  # nested stacks followed when looking for an embedded construct
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,16 @@ def check_selector(stack: str | None, queue_prefix: str | None) -> None:
 
 
 def from_stack(
-    cfn: CloudFormationClient, stack: str, channels: Iterable[str], *, skip_absent: bool = False
+    cfn: CloudFormationClient,
+    stack: str,
+    channels: Iterable[str],
+    *,
+    skip_absent: bool = False,
+    sqs: SQSClient | None = None,
+    lam: LambdaClient | None = None,
 ) -> Target:
-    """`skip_absent`: the channels were not named by the operator (all of the registry's), so those the
+    """The channels' resources from the stack's outputs, else (given `sqs` and `lam`) from its tags.
+    `skip_absent`: the channels were not named by the operator (all of the registry's), so those the
     stack does not deploy are left out rather than an error (a channel may be off in a deployment)."""
     try:
         stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
@@ -75,32 +89,96 @@ def from_stack(
             raise OpsError(f"stack {stack!r} not found (check --stack and --region)") from None
         raise
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for s in stacks for o in s.get("Outputs", [])}
+    chosen = list(channels)
+    if skip_absent:  # the stack's outputs name the channels it deploys
+        chosen = [
+            c for c in chosen if outputs.get(registry.output_key(c, registry.OUTPUT_QUEUE_URL))
+        ] or chosen
+    required = (registry.OUTPUT_QUEUE_URL, registry.OUTPUT_DLQ_URL)
+    missing = [
+        registry.output_key(c, w)
+        for c in chosen
+        for w in required
+        if not outputs.get(registry.output_key(c, w))
+    ]
+    if missing and sqs is not None and lam is not None:
+        return Target(
+            source="stack",
+            name=stack,
+            channels=_from_tags(cfn, sqs, lam, stack, chosen, skip_absent=skip_absent),
+        )
+    if missing:
+        raise OpsError(f"stack {stack!r} has no output {missing[0]}: is it a fanout stack?")
 
-    def output(channel: str, what: str, *, required: bool) -> str | None:
-        key = registry.output_key(channel, what)
-        value = outputs.get(key) or None
-        if value is None and required:
-            raise OpsError(
-                f"stack {stack!r} has no output {key}: is it a fanout stack with channel {channel}?"
-            )
-        return value
+    def output(channel: str, what: str) -> str | None:
+        return outputs.get(registry.output_key(channel, what)) or None
 
     found = {}
-    for channel in channels:
-        if skip_absent and not outputs.get(registry.output_key(channel, registry.OUTPUT_QUEUE_URL)):
-            continue
+    for channel in chosen:
         found[channel] = ChannelTarget(
             channel=channel,
-            queue_url=str(output(channel, registry.OUTPUT_QUEUE_URL, required=True)),
-            dlq_url=str(output(channel, registry.OUTPUT_DLQ_URL, required=True)),
-            queue_arn=output(channel, registry.OUTPUT_QUEUE_ARN, required=False),
-            dlq_arn=output(channel, registry.OUTPUT_DLQ_ARN, required=False),
-            consumer_name=output(channel, registry.OUTPUT_CONSUMER_NAME, required=False),
-            esm_id=output(channel, registry.OUTPUT_EVENT_SOURCE_MAPPING_ID, required=False),
+            queue_url=str(output(channel, registry.OUTPUT_QUEUE_URL)),
+            dlq_url=str(output(channel, registry.OUTPUT_DLQ_URL)),
+            queue_arn=output(channel, registry.OUTPUT_QUEUE_ARN),
+            dlq_arn=output(channel, registry.OUTPUT_DLQ_ARN),
+            consumer_name=output(channel, registry.OUTPUT_CONSUMER_NAME),
+            esm_id=output(channel, registry.OUTPUT_EVENT_SOURCE_MAPPING_ID),
         )
-    if not found:  # none deployed: the first one's missing output says what is wrong
-        output(next(iter(registry.CHANNELS)), registry.OUTPUT_QUEUE_URL, required=True)
     return Target(source="stack", name=stack, channels=found)
+
+
+def _from_tags(
+    cfn: CloudFormationClient,
+    sqs: SQSClient,
+    lam: LambdaClient,
+    stack: str,
+    channels: list[str],
+    *,
+    skip_absent: bool = False,
+) -> dict[str, ChannelTarget]:
+    """An embedded construct: the stack's queues and functions (nested stacks too), told apart by tags."""
+    tagged: dict[str, dict[str, str]] = {}
+    for kind, physical_id in _stack_resources(cfn, stack):
+        if kind == "AWS::SQS::Queue":
+            tags = sqs.list_queue_tags(QueueUrl=physical_id).get("Tags", {})
+        elif kind == "AWS::Lambda::Function":
+            tags = lam.get_function(FunctionName=physical_id).get("Tags", {})
+        else:
+            continue
+        channel, role = tags.get(resource_tags.TAG_CHANNEL), tags.get(resource_tags.TAG_RESOURCE)
+        if channel and role:
+            tagged.setdefault(channel, {})[role] = physical_id
+    found = {}
+    if skip_absent:  # an embedded construct may deploy only some of the registry's channels
+        channels = [c for c in channels if c in tagged] or channels
+    for channel in channels:
+        parts = tagged.get(channel, {})
+        if resource_tags.QUEUE not in parts or resource_tags.DLQ not in parts:
+            raise OpsError(
+                f"stack {stack!r} has neither fanout's outputs nor queues tagged "
+                f"{resource_tags.TAG_CHANNEL}={channel}: is channel {channel} deployed in it?"
+            )
+        found[channel] = ChannelTarget(
+            channel=channel,
+            queue_url=parts[resource_tags.QUEUE],
+            dlq_url=parts[resource_tags.DLQ],
+            consumer_name=parts.get(resource_tags.CONSUMER),
+        )
+    return found
+
+
+def _stack_resources(cfn: CloudFormationClient, stack: str, depth: int = 0) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack):
+        for summary in page.get("StackResourceSummaries", []):
+            kind, physical_id = summary.get("ResourceType", ""), summary.get("PhysicalResourceId")
+            if not physical_id:
+                continue
+            if kind == "AWS::CloudFormation::Stack" and depth < MAX_NESTING:
+                out += _stack_resources(cfn, physical_id, depth + 1)
+            else:
+                out.append((kind, physical_id))
+    return out
 
 
 def from_prefix(sqs: SQSClient, prefix: str, channels: Iterable[str], *, skip_absent: bool = False) -> Target:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fanout.ops import messages
-from fanout.ops.errors import EmptyDlq
 from fanout.ops.messages import DeadLetter, QueueCounts
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ def peek(
     wait_s: int = 1,
     visibility_timeout: int = PEEK_VISIBILITY_S,
 ) -> PeekResult:
-    """Up to `limit` dead-lettered messages, oldest groups first; raises EmptyDlq when there are none."""
+    """Up to `limit` dead-lettered messages, oldest groups first (none: an empty list, not an error)."""
     counts = messages.queue_counts(sqs, dlq_url)
     letters: list[DeadLetter] = []
     held: list[str] = []
@@ -54,6 +53,4 @@ def peek(
                     letters.append(messages.parse_dead_letter(message))
     finally:
         messages.give_back(sqs, dlq_url, held)
-    if not letters:
-        raise EmptyDlq(messages.empty_dlq_message(dlq_url, counts))
     return PeekResult(letters=letters, counts=counts)

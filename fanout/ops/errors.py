@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-EXIT_FAILED = 1  # the operation could not be done (missing stack or queue, no credentials, empty DLQ)
+EXIT_FAILED = 1  # the operation could not be done (missing stack or queue, no credentials, AWS refused)
 EXIT_USAGE = 2  # the command line asks for something impossible (unknown channel, conflicting options)
 
 
@@ -14,7 +14,3 @@ class OpsError(RuntimeError):
 
 class UsageError(OpsError):
     exit_code = EXIT_USAGE
-
-
-class EmptyDlq(OpsError):
-    """The dead-letter queue holds nothing to peek at or move."""

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from consumers.runtime import dlq_attributes as attr
 from fanout.events import MalformedMessage, TaskEvent
+from fanout.ops.lanes import PARKED_ATTRIBUTE, Lane, Parked, lane_of, parse_parked
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -46,6 +47,22 @@ class DeadLetter:
     event_type: str | None = None
     event_id: str | None = None
     redriven: int = 0
+    parked: Parked | None = None  # set on a copy a filtered redrive parked (fanout/ops/lanes.py)
+    readable: bool = True  # the body parses as a task event
+
+    @property
+    def lane(self) -> Lane:
+        return lane_of(self.group_id, self.parked)
+
+    @property
+    def origin(self) -> str:
+        """The id of the message as first dead-lettered: the same for every parked copy of it."""
+        return self.parked.origin if self.parked is not None else self.message_id
+
+    @property
+    def malformed(self) -> bool:
+        """Dead-lettered as `malformed`, or a body no consumer can read: a redrive cannot help it."""
+        return (self.reason or "").strip().lower() == attr.REASON_MALFORMED or not self.readable
 
     def age(self, now: datetime) -> timedelta | None:
         """Time since the message was dead-lettered."""
@@ -80,21 +97,29 @@ def parse_dead_letter(message: Mapping[str, Any]) -> DeadLetter:
     except MalformedMessage:
         event = None
     group_id = system.get("MessageGroupId")
+    parked = parse_parked(attributes)
+    sent_ms = (
+        parked.sent_ms if parked is not None and parked.sent_ms is not None else system.get("SentTimestamp")
+    )
     return DeadLetter(
         message_id=str(message["MessageId"]),
         receipt_handle=str(message["ReceiptHandle"]),
         body=body,
         group_id=group_id,
-        sent_at=_from_millis(system.get("SentTimestamp")),
+        sent_at=_from_millis(sent_ms),
         message_attributes=attributes,
         reason=_text(attributes, attr.REASON),
         last_error=_text(attributes, attr.LAST_ERROR),
         attempts=_int(_text(attributes, attr.ATTEMPTS)),
         first_received=_from_iso(_text(attributes, attr.FIRST_RECEIVED)),
-        task_id=_text(attributes, attr.TASK_ID) or (event.task_id if event else None) or group_id,
+        task_id=_text(attributes, attr.TASK_ID)
+        or (event.task_id if event else None)
+        or lane_of(group_id, parked).group,
         event_type=_text(attributes, attr.EVENT_TYPE) or (event.event_type if event else None),
         event_id=event.event_id if event else None,
         redriven=_int(_text(attributes, REDRIVEN_ATTRIBUTE)) or 0,
+        parked=parked,
+        readable=event is not None,
     )
 
 
@@ -112,12 +137,18 @@ def receive(sqs: SQSClient, queue_url: str, *, visibility_timeout: int, wait_s: 
 
 def give_back(sqs: SQSClient, queue_url: str, receipt_handles: Iterable[str]) -> int:
     """Make held messages visible again at once; returns how many could not be (they reappear later)."""
+    return set_visibility(sqs, queue_url, receipt_handles, 0)
+
+
+def set_visibility(sqs: SQSClient, queue_url: str, receipt_handles: Iterable[str], seconds: int) -> int:
+    """Give held messages `seconds` more of invisibility (0: visible now); returns how many failed."""
     handles = list(dict.fromkeys(receipt_handles))
     failed = 0
     for start in range(0, len(handles), BATCH):
         chunk = handles[start : start + BATCH]
         entries = [
-            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0} for i, handle in enumerate(chunk)
+            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+            for i, handle in enumerate(chunk)
         ]
         try:
             response = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)  # type: ignore[arg-type]
@@ -171,13 +202,30 @@ def queue_name_of(queue_url: str) -> str:
 
 def redrive_attributes(letter: DeadLetter) -> dict[str, dict[str, Any]]:
     """The message's attributes to send back with, plus the redrive count (when SQS's limit leaves room)."""
+    copied = copied_attributes(letter)
+    if REDRIVEN_ATTRIBUTE in copied or len(copied) < MAX_MESSAGE_ATTRIBUTES:
+        copied[REDRIVEN_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(letter.redriven + 1)}
+    return copied
+
+
+def park_attributes(letter: DeadLetter, lane: int) -> dict[str, dict[str, Any]]:
+    """The message's attributes plus its park record in `lane` (origin and first dead-lettering kept)."""
+    copied = copied_attributes(letter)
+    sent = None if letter.sent_at is None else int(letter.sent_at.timestamp() * 1000)
+    record = Parked(group=letter.lane.group, lane=lane, origin=letter.origin, sent_ms=sent)
+    copied[PARKED_ATTRIBUTE] = {"DataType": "String", "StringValue": record.encode()}
+    return copied
+
+
+def copied_attributes(letter: DeadLetter) -> dict[str, dict[str, Any]]:
+    """The message's attributes as SendMessage takes them, without a park record."""
     copied: dict[str, dict[str, Any]] = {}
     for name, value in letter.message_attributes.items():
+        if name == PARKED_ATTRIBUTE:
+            continue
         kept = {k: value[k] for k in ("DataType", "StringValue", "BinaryValue") if k in value}
         if "DataType" in kept and len(kept) > 1:
             copied[name] = kept
-    if REDRIVEN_ATTRIBUTE in copied or len(copied) < MAX_MESSAGE_ATTRIBUTES:
-        copied[REDRIVEN_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(letter.redriven + 1)}
     return copied
 
 

@@ -114,16 +114,37 @@ def redrive_summary(
         ]
     else:
         lines = [f"moved {result.moved} of {result.matched} matching messages from {dlq} to {queue}"]
-    if result.unexamined and result.reached_limit:
-        lines.append(f"stopped at --limit; {result.unexamined} messages were not examined")
-    elif result.unexamined:
+    if result.stayed and not result.dry_run:
+        lines.append(f"left {result.stayed} messages that do not match in {dlq}, in their order")
+    if result.malformed_kept:
         lines.append(
-            f"{result.unexamined} messages were not reached: their FIFO group is held behind a message "
-            "that stays in the DLQ; run again (or widen the filter) to reach them"
+            f"left {result.malformed_kept} malformed messages in {dlq}: a redrive cannot fix them "
+            "(--include-malformed moves them anyway)"
         )
+    if result.duplicates:
+        verb = "would remove" if result.dry_run else "removed"
+        lines.append(f"{verb} {result.duplicates} duplicates left in {dlq} by an interrupted redrive")
+    if result.unexamined:
+        lines.append(_unexamined_line(result))
     lines += [f"not moved, still in the DLQ: {failure}" for failure in result.failed]
     lines += [f"duplicate possible (harmless): {failure}" for failure in result.delete_failed]
     return lines
+
+
+def _unexamined_line(result: RedriveResult) -> str:
+    n = result.unexamined
+    if result.reached_limit:
+        return f"stopped at --limit; {n} messages were not examined"
+    if result.interrupted:
+        return f"interrupted; {n} messages were not examined"
+    if result.dry_run:
+        return (
+            f"{n} messages were not examined: a dry run sees only the first messages of each task "
+            "(SQS shows no more of a task while its first ones are held)"
+        )
+    if result.failed or result.delete_failed:
+        return f"{n} messages were not examined: they wait behind a failed one of their task"
+    return f"{n} messages were not examined (other tasks, or dead-lettered while the redrive ran)"
 
 
 def _progress_bar(console: Console) -> Progress:
@@ -138,8 +159,26 @@ def _progress_bar(console: Console) -> Progress:
     )
 
 
+PLAIN_PROGRESS_EVERY = 100  # messages between two progress lines when stderr is not a terminal
+
+
 @contextmanager
 def client_progress(console: Console) -> Iterator[Callable[[RedriveProgress], None]]:
+    if not console.is_terminal:  # a log or a pipe: a line now and then instead of a redrawn bar
+        printed = [-1]
+
+        def line(state: RedriveProgress) -> None:
+            due = state.examined - max(printed[0], 0) >= PLAIN_PROGRESS_EVERY or state.examined >= state.total
+            if due and state.examined != printed[0]:
+                printed[0] = state.examined
+                console.print(
+                    f"examined {state.examined} of ~{state.total}: matched {state.matched}, "
+                    f"moved {state.moved}",
+                    highlight=False,
+                )
+
+        yield line
+        return
     with _progress_bar(console) as progress:
         bar = progress.add_task("examining", total=None)
 

@@ -10,6 +10,7 @@ import pytest
 from fanout.registry import InvalidChannelSettings
 from infra.notifications import (
     OPERATE_DLQ_ACTIONS,
+    OPERATE_FUNCTION_ACTIONS,
     OPERATE_MAPPING_ACTIONS,
     OPERATE_METRIC_ACTIONS,
     OPERATE_QUEUE_ACTIONS,
@@ -84,6 +85,7 @@ def test_the_operator_role_holds_exactly_the_operator_actions(local_like: Synthe
         *OPERATE_DLQ_ACTIONS,
         *OPERATE_MAPPING_ACTIONS,
         *OPERATE_STACK_ACTIONS,
+        *OPERATE_FUNCTION_ACTIONS,
         *OPERATE_METRIC_ACTIONS,
     }
     assert granted == expected

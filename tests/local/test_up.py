@@ -69,6 +69,9 @@ def test_the_operator_policy_is_enough_for_status_peek_redrive_and_pause(up):
     assert "t-up" in peek.output
     dry = ops(info, "dlq", "redrive", "--channel", "slack", "--engine", "client", "--dry-run")
     assert dry.exit_code == 0, dry.output
+    # A filtered redrive parks what stays (a send to the DLQ): the operator policy covers it.
+    kept = ops(info, "dlq", "redrive", "--channel", "slack", "--engine", "client", "--reason", "budget")
+    assert kept.exit_code == 0, kept.output
 
     paused = ops(info, "channel", "pause", "slack")
     assert paused.exit_code == 0, paused.output

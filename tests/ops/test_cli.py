@@ -160,7 +160,7 @@ def test_peek_prints_the_diagnosis_and_leaves_the_messages(
     assert table.exit_code == 0, table.output
     assert "task-42" in table.stdout
     assert "terminal:channel_not_found" in table.stdout
-    (message,) = json.loads(as_json.stdout)["messages"]
+    (message,) = json.loads(as_json.stdout)
     assert (message["task_id"], message["reason"], message["attempts"]) == (
         "task-42",
         "terminal:channel_not_found",
@@ -169,10 +169,20 @@ def test_peek_prints_the_diagnosis_and_leaves_the_messages(
     assert depth(aws_client("sqs"), run.dlq_urls["slack"]) == (1, 0)
 
 
-def test_peek_and_redrive_of_an_empty_dlq(ops_cli, local_run) -> None:
+def test_peek_and_redrive_of_an_empty_dlq_succeed(ops_cli, local_run) -> None:
+    """An empty DLQ is good news: exit 0, `--json` prints [] (so `peek --json | jq` and `|| page` work)."""
     run, cli = local_run(), ops_cli()
-    _one_line_error(cli("dlq", "peek", "-c", "github", "--queue-prefix", run.prefix), 1, "is empty")
-    _one_line_error(cli("dlq", "redrive", "-c", "github", "--queue-prefix", run.prefix), 1, "is empty")
+    common = ["-c", "github", "--queue-prefix", run.prefix]
+
+    as_json = cli("dlq", "peek", *common, "--json")
+    table = cli("dlq", "peek", *common)
+    redrive = cli("dlq", "redrive", *common)
+
+    assert (as_json.exit_code, json.loads(as_json.stdout), as_json.stderr) == (0, [], "")
+    assert table.exit_code == 0, table.output
+    assert "is empty: nothing is dead-lettered" in table.stdout
+    assert redrive.exit_code == 0, redrive.output
+    assert "is empty: nothing is dead-lettered" in redrive.stdout
 
 
 def test_client_redrive_dry_run_then_for_real(ops_cli, aws_client, local_run, dead_letter) -> None:
@@ -199,12 +209,16 @@ def test_client_redrive_dry_run_then_for_real(ops_cli, aws_client, local_run, de
     assert none.exit_code == 0, none.output
     assert json.loads(none.stdout) | {"messages": []} == {
         "dry_run": False,
-        "examined": 1,
+        "examined": 0,  # the other task is never touched: --task-id rules it out
         "matched": 0,
         "moved": 0,
+        "stayed": 0,
+        "malformed_kept": 0,
+        "duplicates_removed": 0,
         "failed": [],
         "delete_failed": [],
         "unexamined": 0,
+        "interrupted": False,
         "messages": [],
     }
     assert [m["Attributes"]["MessageGroupId"] for m in drain(sqs, queue)] == ["t-rate"]
@@ -221,7 +235,8 @@ def test_client_redrive_dry_run_then_for_real(ops_cli, aws_client, local_run, de
         (["--engine", "native", "--dry-run"], "filters, --dry-run, --limit and --json need --engine client"),
         (["--engine", "client", "--rate", "5"], "--rate and --cancel apply to --engine native"),
         (["--older-than", "soon"], "bad duration 'soon'"),
-        (["--engine", "native", "--rate", "900"], "--rate must be 1..500"),
+        (["--engine", "native", "--rate", "900", "--include-malformed"], "--rate must be 1..500"),
+        (["--engine", "native"], "--engine native moves every message, `malformed` ones too"),
     ],
 )
 def test_redrive_option_conflicts(ops_cli, args: list[str], text: str) -> None:
@@ -256,7 +271,19 @@ def test_native_redrive_with_progress_until_completed(ops_cli, stubs, stubbed_st
         )
     cli = ops_cli(clients=stubs.clients)
 
-    result = cli("dlq", "redrive", "-c", "slack", "--stack", "prod", "--engine", "native", "--rate", "10")
+    result = cli(
+        "dlq",
+        "redrive",
+        "-c",
+        "slack",
+        "--stack",
+        "prod",
+        "--engine",
+        "native",
+        "--rate",
+        "10",
+        "--include-malformed",
+    )
 
     assert result.exit_code == 0, result.output
     assert "moved ~4 messages from prod-slack-dlq.fifo to prod-slack.fifo" in result.stdout
@@ -313,7 +340,7 @@ def test_native_redrive_that_fails_exits_1(ops_cli, stubs, stubbed_stack) -> Non
     )
 
     result = ops_cli(clients=stubs.clients)(
-        "dlq", "redrive", "-c", "slack", "--stack", "prod", "--engine", "native"
+        "dlq", "redrive", "-c", "slack", "--stack", "prod", "--engine", "native", "--include-malformed"
     )
 
     _one_line_error(result, 1, "move task FAILED after ~1 messages: KMS.AccessDenied")

@@ -85,7 +85,10 @@ def test_filters_move_only_matches_and_give_the_rest_back_at_once(aws_client, lo
     assert [_task(m) for m in drain(sqs, queue)] == ["t1"]
     assert depth(sqs, dlq) == (3, 0)  # the rest are visible again right away, not held until a timeout
     by_task = redrive_client(sqs, dlq, queue, RedriveFilter(task_id="t4"), wait_s=0)
-    assert [letter.task_id for letter in by_task.matches] == ["t4"]
+    assert (by_task.matched, by_task.malformed_kept) == (0, 1)  # malformed stays unless asked for
+    assert depth(sqs, queue) == (0, 0)
+    forced = redrive_client(sqs, dlq, queue, RedriveFilter(task_id="t4"), include_malformed=True, wait_s=0)
+    assert [letter.task_id for letter in forced.matches] == ["t4"]
     assert [_task(m) for m in drain(sqs, queue)] == ["t4"]
 
 
