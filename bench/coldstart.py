@@ -29,18 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import stat
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.lambda_like import local_endpoint, read_only_copy  # noqa: E402
 from bench.load import load_average  # noqa: E402
 from fanout import registry  # noqa: E402
 
@@ -142,59 +137,6 @@ def lambda_environment(endpoint: str) -> dict[str, dict[str, str]]:
             ledger_table="FanoutLedger",
         )
     return {"": env, **{name: {**env, **extra} for name, extra in per_channel.items()}}
-
-
-class _AcceptAll(BaseHTTPRequestHandler):
-    """A local AWS endpoint that accepts every call (JSON protocol): SendMessageBatch lists every entry as
-    sent, anything else gets an empty answer."""
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        target = self.headers.get("X-Amz-Target", "")
-        answer: dict[str, Any] = {}
-        if target.endswith(".SendMessageBatch"):
-            entries = json.loads(body or b"{}").get("Entries", [])
-            answer = {"Successful": [{"Id": e["Id"], "MessageId": e["Id"]} for e in entries], "Failed": []}
-        elif target.endswith(".SendMessage"):
-            answer = {"MessageId": "m-1"}
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-@contextmanager
-def local_endpoint() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _AcceptAll)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
-def read_only_copy(source: Path) -> Iterator[Path]:
-    """The asset copied and made read-only, as Lambda unpacks it (root ignores the mode: hence -B too)."""
-    with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
-        copy = Path(tmp) / "task"
-        shutil.copytree(source, copy)
-        for path in sorted(copy.rglob("*"), reverse=True):
-            path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH | (stat.S_IXUSR if path.is_dir() else 0))
-        try:
-            yield copy
-        finally:
-            for path in copy.rglob("*"):
-                if path.is_dir():
-                    path.chmod(0o755)
-            copy.chmod(0o755)
 
 
 def first_event(subject: Subject) -> str:
@@ -383,6 +325,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--importtime", action="store_true", help="also the import cost per package")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="measure the asset with its bytecode removed (for comparison)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -391,12 +338,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     python = find_lambda_python()
     asset = build_asset()
     load_before = load_average()
-    with read_only_copy(asset.path) as copy, local_endpoint() as endpoint:
+    with read_only_copy(asset.path, bytecode=not args.no_bytecode) as copy, local_endpoint() as endpoint:
         figures, costs = measure(python, copy, args.rounds, endpoint=endpoint, with_costs=args.importtime)
     load_after = load_average()
     table = rows(figures)
     print(
-        f"bench/coldstart.py --rounds {args.rounds}: Python {python}, asset {asset.asset_hash}, "
+        f"bench/coldstart.py --rounds {args.rounds}{' --no-bytecode' if args.no_bytecode else ''}: "
+        f"Python {python}, asset {asset.asset_hash}, "
         f"load average before {load_before}, after {load_after}\n"
     )
     print_table(table, costs)
