@@ -32,7 +32,8 @@ Row = tuple[str, str, str, str, str]
 
 
 def run(name: str) -> float:
-    command = [sys.executable, *COMMANDS[name], "--json", str(RESULTS / f"{name}.json")]
+    # Relative to the repository (the benchmarks record their command line in their results).
+    command = [sys.executable, *COMMANDS[name], "--json", str((RESULTS / f"{name}.json").relative_to(ROOT))]
     started = time.perf_counter()
     print(f"$ {' '.join(['.venv/bin/python', *command[1:]])}", file=sys.stderr, flush=True)
     printed = RESULTS / f"{name}.txt"
@@ -122,12 +123,20 @@ def isolation_rows(data: dict[str, Any]) -> list[Row]:
                 (
                     f"isolation {case}: drain from the provider's release, x busy ideal",
                     "<= 1.5x (median)",
-                    f"busy ideal at the configured rate; earlier design {old_spread.get('median', '-')}x",
+                    f"busy ideal at the configured rate; earlier design {_ratio(old_spread.get('median'))}",
                     f"{spread.get('median', '-')}x ({spread.get('min', '-')}-{spread.get('max', '-')})",
                     verdict(goals["drain"]),
                 )
             )
     return rows
+
+
+def _ratio(value: float | None) -> str:
+    """A ratio for the table; a design with no configured rate (the earlier design's unpaced GitHub
+    writes) has no ideal to compare with."""
+    if value is None or value == float("inf"):
+        return "no ideal (no configured rate)"
+    return f"{value}x"
 
 
 READERS = {
