@@ -3,8 +3,8 @@
     .venv/bin/python bench/all.py [--only coldstart,router,consumer,isolation] [--reuse] [--markdown PATH]
 
 Runs each benchmark in its own process (so one's imports, logging and moto server do not touch the
-next), one after the other, each writing its JSON under bench/results/, then reads the JSON files and
-prints one table. `--reuse` prints the table from the JSON files already there without running anything.
+next), one after the other, each writing its JSON (and its own printed tables, `<name>.txt`) under
+bench/results/, then reads the JSON files and prints one table. `--reuse` prints the table from the JSON files already there without running anything.
 Every goal is a ratio against a reference measured in the same run of its benchmark; the load average of
 the machine is recorded by each benchmark and printed next to the table. Benchmarks never run in CI.
 """
@@ -32,10 +32,14 @@ Row = tuple[str, str, str, str, str]
 
 
 def run(name: str) -> float:
-    command = [sys.executable, *COMMANDS[name], "--json", str(RESULTS / f"{name}.json")]
+    # Relative to the repository (the benchmarks record their command line in their results).
+    command = [sys.executable, *COMMANDS[name], "--json", str((RESULTS / f"{name}.json").relative_to(ROOT))]
     started = time.perf_counter()
     print(f"$ {' '.join(['.venv/bin/python', *command[1:]])}", file=sys.stderr, flush=True)
-    subprocess.run(command, cwd=ROOT, check=False, stdout=sys.stderr)
+    printed = RESULTS / f"{name}.txt"
+    with printed.open("w", encoding="utf-8") as out:  # each benchmark's own tables, kept for the docs
+        subprocess.run(command, cwd=ROOT, check=False, stdout=out)
+    sys.stderr.write(printed.read_text(encoding="utf-8"))
     return time.perf_counter() - started
 
 
@@ -119,12 +123,20 @@ def isolation_rows(data: dict[str, Any]) -> list[Row]:
                 (
                     f"isolation {case}: drain from the provider's release, x busy ideal",
                     "<= 1.5x (median)",
-                    f"busy ideal at the configured rate; earlier design {old_spread.get('median', '-')}x",
+                    f"busy ideal at the configured rate; earlier design {_ratio(old_spread.get('median'))}",
                     f"{spread.get('median', '-')}x ({spread.get('min', '-')}-{spread.get('max', '-')})",
                     verdict(goals["drain"]),
                 )
             )
     return rows
+
+
+def _ratio(value: float | None) -> str:
+    """A ratio for the table; a design with no configured rate (the earlier design's unpaced GitHub
+    writes) has no ideal to compare with."""
+    if value is None or value == float("inf"):
+        return "no ideal (no configured rate)"
+    return f"{value}x"
 
 
 READERS = {

@@ -1,6 +1,6 @@
 """Cold start as Lambda runs it: each handler's import and first invocation from the asset, against bare boto3.
 
-    .venv/bin/python bench/coldstart.py [--rounds 7] [--json PATH] [--importtime]
+    .venv/bin/python bench/coldstart.py [--rounds 7] [--json PATH] [--library-costs] [--no-bytecode]
 
 The asset is the one the stack deploys (`infra.packaging.build_asset`: locked dependencies and the code,
 with bytecode compiled by Python 3.13), copied to a read-only directory. Every measurement is a fresh
@@ -20,8 +20,8 @@ background load hits them alike;
 the figures are medians over the rounds with their ranges, and the goal (import within 1.2x of bare
 `import boto3`) is judged on the ratio of the medians. The handlers are the router plus every channel of
 the registry (`fanout.registry.CHANNELS[...].handler`), so a new channel is measured without a change
-here. `--importtime` adds, per handler, what each top-level package costs (`-X importtime` self times
-summed per package, median over the rounds).
+here. `--library-costs` adds what each library costs: the CPU time of importing it in a fresh interpreter
+that already imported what comes before it (boto3, then Powertools' Logger, ...), median over the rounds.
 """
 
 from __future__ import annotations
@@ -29,18 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import stat
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.lambda_like import local_endpoint, read_only_copy  # noqa: E402
 from bench.load import load_average  # noqa: E402
 from fanout import registry  # noqa: E402
 
@@ -144,59 +139,6 @@ def lambda_environment(endpoint: str) -> dict[str, dict[str, str]]:
     return {"": env, **{name: {**env, **extra} for name, extra in per_channel.items()}}
 
 
-class _AcceptAll(BaseHTTPRequestHandler):
-    """A local AWS endpoint that accepts every call (JSON protocol): SendMessageBatch lists every entry as
-    sent, anything else gets an empty answer."""
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        target = self.headers.get("X-Amz-Target", "")
-        answer: dict[str, Any] = {}
-        if target.endswith(".SendMessageBatch"):
-            entries = json.loads(body or b"{}").get("Entries", [])
-            answer = {"Successful": [{"Id": e["Id"], "MessageId": e["Id"]} for e in entries], "Failed": []}
-        elif target.endswith(".SendMessage"):
-            answer = {"MessageId": "m-1"}
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-@contextmanager
-def local_endpoint() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _AcceptAll)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
-def read_only_copy(source: Path) -> Iterator[Path]:
-    """The asset copied and made read-only, as Lambda unpacks it (root ignores the mode: hence -B too)."""
-    with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
-        copy = Path(tmp) / "task"
-        shutil.copytree(source, copy)
-        for path in sorted(copy.rglob("*"), reverse=True):
-            path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH | (stat.S_IXUSR if path.is_dir() else 0))
-        try:
-            yield copy
-        finally:
-            for path in copy.rglob("*"):
-                if path.is_dir():
-                    path.chmod(0o755)
-            copy.chmod(0o755)
-
-
 def first_event(subject: Subject) -> str:
     """The first invocation's event (JSON), or for the reference the queue URL of its one SQS call."""
     if not subject.target:
@@ -255,37 +197,48 @@ def run_probe(
     return wall, first, cpu, first_cpu, int(modules)
 
 
-def import_costs(python: Path, asset: Path, subject: Subject, env: Mapping[str, str]) -> dict[str, float]:
-    """Self time (ms) per top-level package of one import of the subject (`-X importtime`)."""
-    module = subject.target.rpartition(".")[0] if subject.target else "boto3"
-    code = f"import sys; sys.path.insert(0, {str(asset)!r}); import {module}"
-    result = subprocess.run(
-        [str(python), "-I", "-S", "-B", "-X", "importtime", "-c", code],
-        capture_output=True,
-        text=True,
-        env=dict(env),
-        cwd=asset,
-        check=True,
+# (library, what the process imports first): the CPU time of importing the library on top of that.
+LIBRARIES = (
+    ("aws_lambda_powertools: Logger and Metrics (the package imports both)", "boto3",
+     "from aws_lambda_powertools import Logger; import aws_lambda_powertools.metrics"),
+    ("aws_lambda_powertools.utilities.batch (no longer imported)", "boto3; from aws_lambda_powertools import Logger",
+     "import aws_lambda_powertools.utilities.batch"),
+    ("aws_lambda_powertools.utilities.parameters (Slack tokens)", "boto3; from aws_lambda_powertools import Logger",
+     "import aws_lambda_powertools.utilities.parameters"),
+    ("httpx (with idna, httpcore)", "boto3", "import httpx"),
+    ("fanout.router.handler (the router's own code)", "boto3; from aws_lambda_powertools import Logger; "
+     "import aws_lambda_powertools.metrics", "import fanout.router.handler"),
+    ("consumers.runtime.lambda_entry (runtime code, httpx excluded)", "boto3, httpx; import fanout.router.handler",
+     "import consumers.runtime.lambda_entry"),
+    ("consumers.slack.handler (Slack code)", "boto3, httpx; import consumers.runtime.lambda_entry",
+     "import consumers.slack.handler"),
+    ("consumers.github.handler (GitHub code)", "boto3, httpx; import consumers.runtime.lambda_entry",
+     "import consumers.github.handler"),
+)  # fmt: skip
+
+
+def library_cost(python: Path, asset: Path, first: str, measured: str, env: Mapping[str, str]) -> float:
+    """CPU ms of `measured` in a fresh interpreter that already imported `first` from the asset."""
+    code = (
+        f"import sys, time; sys.path.insert(0, {str(asset)!r}); import {first}; "
+        f"c = time.process_time(); {measured}; print(time.process_time() - c)"
     )
-    costs: dict[str, float] = defaultdict(float)
-    for line in result.stderr.splitlines():
-        if not line.startswith("import time:") or "self [us]" in line:
-            continue
-        self_us, _, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
-        costs[name.split(".")[0]] += int(self_us) / 1000
-    return dict(costs)
+    result = subprocess.run(
+        [str(python), "-I", "-S", "-B", "-c", code], capture_output=True, text=True, env=dict(env), check=True
+    )
+    return 1000 * float(result.stdout.strip().splitlines()[-1])
 
 
 def measure(
     python: Path, asset: Path, rounds: int, *, endpoint: str, with_costs: bool
-) -> tuple[dict[str, Figures], dict[str, dict[str, float]]]:
+) -> tuple[dict[str, Figures], dict[str, str]]:
     envs = lambda_environment(endpoint)
     reference = Subject(REFERENCE, "", CONSUMER_CLIENTS)
     handlers = subjects()
     figures = {s.name: Figures(s.name) for s in [reference, *handlers]}
     for clients in {s.clients for s in handlers}:
         figures[reference_name(clients)] = Figures(reference_name(clients))
-    costs: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    costs: dict[str, list[float]] = defaultdict(list)
     everyone = [reference, *handlers]
     for round_number in range(rounds):
         # Each round starts with a different subject: the first process of a round may meet a colder
@@ -294,16 +247,13 @@ def measure(
         for subject in everyone[shift:] + everyone[:shift]:
             env = envs.get(subject.name, envs[""])
             figures[subject.name].add(run_probe(python, asset, subject, env))
-            if with_costs:
-                for package, ms in import_costs(python, asset, subject, env).items():
-                    costs[subject.name][package].append(ms)
         for clients in {s.clients for s in handlers}:  # the reference's first invocation per client set
             sample = run_probe(python, asset, Subject(REFERENCE, "", clients), envs[""])
             figures[reference_name(clients)].add(sample)
-    medians = {
-        name: {package: statistics.median(v) for package, v in per.items()} for name, per in costs.items()
-    }
-    return figures, medians
+        if with_costs:
+            for name, first, measured in LIBRARIES:
+                costs[name].append(library_cost(python, asset, first, measured, envs["slack"]))
+    return figures, {name: span(values) for name, values in costs.items()}
 
 
 def reference_name(clients: Sequence[str]) -> str:
@@ -351,7 +301,7 @@ def rows(figures: Mapping[str, Figures]) -> list[dict[str, Any]]:
     return out
 
 
-def print_table(table: list[dict[str, Any]], costs: Mapping[str, Mapping[str, float]]) -> None:
+def print_table(table: list[dict[str, Any]], costs: Mapping[str, str]) -> None:
     head = (
         "| handler | import CPU ms | bare `import boto3` CPU ms | ratio (goal <= 1.2x) | wall ms (boto3) "
         "| wall ratio | first invocation CPU ms | bare boto3 + same clients + 1 call, CPU ms | ratio "
@@ -367,22 +317,24 @@ def print_table(table: list[dict[str, Any]], costs: Mapping[str, Mapping[str, fl
             f"| {r['first_ratio']:.2f}x ({r['first_wall_ratio']:.2f}x) | {r['modules']} ({r['reference_modules']}) |"
         )
     if costs:
-        packages = sorted(
-            {p for per in costs.values() for p in per},
-            key=lambda p: -max(c.get(p, 0) for c in costs.values()),
+        print(
+            "\nwhat each library costs on import, CPU ms on top of what is already imported (median (range)):\n"
         )
-        names = list(costs)
-        print("\nimport self time per top-level package, ms (median; `-X importtime`):\n")
-        print("| package | " + " | ".join(names) + " |")
-        print("|---|" + "---|" * len(names))
-        for package in packages[:25]:
-            print(f"| {package} | " + " | ".join(f"{costs[n].get(package, 0):.1f}" for n in names) + " |")
+        print("| library | CPU ms |")
+        print("|---|---|")
+        for name, value in costs.items():
+            print(f"| {name} | {value} |")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--importtime", action="store_true", help="also the import cost per package")
+    parser.add_argument("--library-costs", action="store_true", help="also what each library costs on import")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="measure the asset with its bytecode removed (for comparison)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -391,12 +343,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     python = find_lambda_python()
     asset = build_asset()
     load_before = load_average()
-    with read_only_copy(asset.path) as copy, local_endpoint() as endpoint:
-        figures, costs = measure(python, copy, args.rounds, endpoint=endpoint, with_costs=args.importtime)
+    with read_only_copy(asset.path, bytecode=not args.no_bytecode) as copy, local_endpoint() as endpoint:
+        figures, costs = measure(python, copy, args.rounds, endpoint=endpoint, with_costs=args.library_costs)
     load_after = load_average()
     table = rows(figures)
     print(
-        f"bench/coldstart.py --rounds {args.rounds}: Python {python}, asset {asset.asset_hash}, "
+        f"bench/coldstart.py --rounds {args.rounds}{' --no-bytecode' if args.no_bytecode else ''}: "
+        f"Python {python}, asset {asset.asset_hash}, "
         f"load average before {load_before}, after {load_after}\n"
     )
     print_table(table, costs)

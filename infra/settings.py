@@ -188,6 +188,16 @@ class FanoutProps:
     slack_secret_prefix: str = DEFAULT_SLACK_SECRET_PREFIX
 
     def __post_init__(self) -> None:
+        window = self.router_batching_window_s
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, int)
+            or not 0 <= window <= MAX_BATCHING_WINDOW_S
+        ):
+            raise InvalidChannelSettings(
+                f"{CTX_ROUTER_BATCHING_WINDOW_S}={window!r} must be a whole number of seconds, "
+                f"0..{MAX_BATCHING_WINDOW_S}"
+            )
         if self.name_prefix is not None:
             check_name_prefix(self.name_prefix, [c.name for c in self.channels])
         if self.github_token_secret_arn and self.github_token_secret_name:

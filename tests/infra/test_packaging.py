@@ -42,6 +42,7 @@ def copy_project(dest: Path) -> Path:
 
 def seeded_cache(dest: Path) -> Path:
     """A cache holding the repository's installed dependencies (hard links): no pip run in the test."""
+    build_asset()  # the repository's cache holds them once any synth ran; this test may run first
     dest.mkdir()
     deps = packaging.DEFAULT_CACHE / packaging.dependencies_dir_name(
         packaging.LOCK_FILE.read_text(encoding="utf-8")
