@@ -33,10 +33,11 @@ test: lint
 # The once-only property test with thousands of random event and fault schedules (CI runs 20 examples).
 SOAK_EXAMPLES ?= 2000
 SOAK_SHARDS ?= 2
+SOAK_FLAGS ?=
 soak: $(STAMP)
 	FANOUT_PROPERTY_EXAMPLES=$(SOAK_EXAMPLES) FANOUT_PROPERTY_SHARDS=$(SOAK_SHARDS) \
 		$(BIN)/pytest tests/consumers/runtime/test_once_only_property.py -n $(SOAK_SHARDS) -p no:cacheprovider \
-		--hypothesis-show-statistics --durations=0 -q
+		--hypothesis-show-statistics --durations=0 -q $(SOAK_FLAGS)
 
 # Every benchmark, then one table (figure, goal, reference, measured, verdict); never part of `make test`.
 bench: $(STAMP)
