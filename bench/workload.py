@@ -105,7 +105,7 @@ def build_workload(params: WorkloadParams) -> Workload:
             slack_team[event_id] = team
             for name, spec in registry.CHANNELS.items():
                 if spec.required_options:
-                    continue  # off unless configured (email: no sender, and no task has an address)
+                    continue  # email: no workload task has an address, so it delivers nothing
                 if kind in spec.default_subscriptions and (name != registry.GITHUB.name or with_github):
                     expected.add((name, event_id))
     steps: list[Step] = list(tasks)

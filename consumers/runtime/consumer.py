@@ -239,7 +239,9 @@ class Consumer:
         if isinstance(outcome, UncertainOutcome):
             # uncertain=False: the redrive that follows is an operator's decision to send again.
             # The earlier attempt's last error says which doubt it was (e.g. sent, and the ledger failed).
-            error = "; ".join(e for e in (outcome.detail or outcome.reason, claim.last_error) if e)
+            error = outcome.detail or outcome.reason
+            if claim.last_error:
+                error = f"{error} (the attempt before: {claim.last_error})"
             return ToDeadLetter(dlq_attributes.REASON_UNCERTAIN, error, claim.attempts + 1, False, claim)
         attempts = claim.attempts + (1 if outcome.costs_attempt else 0)
         uncertain = outcome.uncertain or unresolved

@@ -98,6 +98,7 @@ def install() -> None:
         from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
         from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
         from moto.secretsmanager.responses import SecretsManagerResponse
+        from moto.sesv2.responses import SESV2Response
 
         resolvers: list[tuple[type, Any]] = [
             (DynamoHandler, _dynamodb_resource),
@@ -105,6 +106,7 @@ def install() -> None:
             (SecretsManagerResponse, _secret_resource),
             (LambdaResponse, _lambda_resource),
             (CloudFormationResponse, _stack_resource),
+            (SESV2Response, _ses_resource),
         ]
         for response_class, resolver in resolvers:
             setattr(response_class, RESOLVER, _when_enforced(resolver))  # moto's call_action asks for it
@@ -195,6 +197,18 @@ def _secret_resource(self: Any) -> str:
         if secret_id.startswith("arn:"):
             return secret_id
         return _arn(self, "secretsmanager", f"secret:{secret_id}")
+
+
+def _ses_resource(self: Any) -> str:
+    """SendEmail is authorized on the sender's identity (IAM also checks a configuration set's; the
+    local stack names none)."""
+    if not str(getattr(self, "path", "") or "").endswith("/outbound-emails"):
+        return "*"
+    try:
+        sender = json.loads(self.body or b"{}").get("FromEmailAddress")
+    except (ValueError, AttributeError):
+        return "*"
+    return _arn(self, "ses", f"identity/{sender}") if isinstance(sender, str) and sender else "*"
 
 
 MAPPING_PATH = re.compile(r"/event-source-mappings/(?P<uuid>[0-9a-f-]{36})")

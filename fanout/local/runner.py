@@ -115,8 +115,6 @@ def plan_run(options: RunOptions) -> _Plan:
         overrides.setdefault(channel, {}).update(values)
     settings: dict[str, registry.ChannelSettings] = {}
     for name, spec in registry.CHANNELS.items():
-        if spec.required_options and name not in overrides:
-            continue  # off unless configured, as in a deployment (email needs its sender)
         try:
             settings[name] = spec.validate(spec.settings.with_overrides(overrides.pop(name, {})))
         except registry.InvalidChannelSettings as exc:

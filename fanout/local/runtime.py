@@ -102,7 +102,7 @@ class LocalRuntime:
         self.stand_ins: dict[str, Any] = {
             name: STAND_INS[name].build(options)
             for name in registry.CHANNELS
-            if name in STAND_INS and not config.provider_url(name)
+            if name in STAND_INS and not config.provider_url(name) and STAND_INS[name].wanted(config.faults)
         }
         self._servers: list[HttpFake] = []
         self.api_urls: dict[str, str] = {}
@@ -136,8 +136,12 @@ class LocalRuntime:
         """Synthesize, deploy, read back, seed secrets, start stand-ins and pollers; nothing of `steps`
         is written yet. A context the stack rejects raises SynthError before anything is deployed."""
         self.api_urls = self._start_stand_ins()
+        channel_context = {k: v for stand_in in STAND_INS.values() for k, v in stand_in.context.items()}
         context = local_context(
-            self.config.prefix, self.api_urls, self.config.settings, extra=self.config.extra_context
+            self.config.prefix,
+            self.api_urls,
+            self.config.settings,
+            extra={**channel_context, **self.config.extra_context},
         )
         clock = time.monotonic()
         self.synthesized = synthesize(context, stack_name=self.config.prefix)
@@ -159,6 +163,9 @@ class LocalRuntime:
         self.resources = Resources(**{**self.stack.resources.__dict__, "session": self.endpoint.admin})
         self._sqs = self.endpoint.client("sqs")
         self._provide_secrets(steps)
+        for stand_in in STAND_INS.values():
+            if stand_in.seed is not None:
+                stand_in.seed(self.endpoint.client)
         for seed in self.config.slack_seeds:
             if self.slack is not None:
                 self.slack.seed_message(seed.team, seed.channel, seed.ts, seed.text)

@@ -93,7 +93,8 @@ def _slack_meta(team: str, channel: str, **extra: str) -> dict[str, str]:
 
 
 def _happy(b: _Builder) -> None:
-    """Four tasks: @mention thread + PR, a failing task with an agent error, a DM, and an API task."""
+    """Four tasks: @mention thread + PR, a failing task with an agent error, a DM, and an API task; the
+    first two want email (completed, failed), the DM's address has a display name, the API task none."""
     b.task(
         "task-thread",
         status="COMPLETED",
@@ -105,6 +106,7 @@ def _happy(b: _Builder) -> None:
         duration_s=252,
         channel_source="slack",
         channel_metadata=_slack_meta(TEAM, "CLOCAL1", slack_user_id="ULOCAL1", slack_thread_ts=MENTION_TS),
+        notification_email="alice@example.com",
     )
     b.task(
         "task-failing",
@@ -114,6 +116,7 @@ def _happy(b: _Builder) -> None:
         error_message="Build failed: <@U999> see logs",
         channel_source="slack",
         channel_metadata=_slack_meta(TEAM, "CLOCAL2", slack_user_id="ULOCAL1"),
+        notification_email="alice@example.com",
     )
     b.task(
         "task-dm",
@@ -122,6 +125,8 @@ def _happy(b: _Builder) -> None:
         task_description="Bump dependencies",
         channel_source="slack",
         channel_metadata=_slack_meta(DM_TEAM, "DLOCAL9", slack_user_id="ULOCAL9"),
+        notification_email="Carol <carol@example.com>",  # a display name: a counted skip, never a send
+        notifications={"email": {"events": ["default", "task_cancelled"]}},
     )
     b.task(
         "task-api",
@@ -152,6 +157,17 @@ def _happy(b: _Builder) -> None:
     b.pause()
     # The reconciler emits task_stranded after task_failed: one terminal message per task.
     b.event("task-failing", "task_stranded", {"code": "STRANDED_NO_HEARTBEAT", "prior_status": "RUNNING"})
+
+
+def email_faults(params: ScenarioParams) -> Scenario:
+    b = _Builder(params)
+    _happy(b)
+    # By count, in order: the first send is throttled (retried), the next one goes out and its answer is
+    # lost (a 5xx after sending): never resent, dead-lettered as uncertain_outcome.
+    throttle = Fault(FaultKind.SES_THROTTLE, max_calls=1)
+    uncertain = Fault(FaultKind.SES_5XX_AFTER_SEND, max_calls=1)
+    text = "SES (its stand-in): one send throttled, then one answered 500 after sending (uncertain_outcome)"
+    return Scenario("email-faults", text, b.steps, (throttle, uncertain), _seeds())
 
 
 def _busy_workspace(b: _Builder) -> None:
@@ -186,7 +202,8 @@ def _seeds() -> tuple[SlackSeed, ...]:
 def happy(params: ScenarioParams) -> Scenario:
     b = _Builder(params)
     _happy(b)
-    return Scenario("happy", "Slack and GitHub tasks through their whole lifecycle", b.steps, (), _seeds())
+    text = "Slack, GitHub and email tasks through their whole lifecycle"
+    return Scenario("happy", text, b.steps, (), _seeds())
 
 
 def slack_ratelimit(params: ScenarioParams) -> Scenario:
@@ -242,6 +259,7 @@ SCENARIOS: dict[str, Callable[[ScenarioParams], Scenario]] = {
     "github-ratelimit": github_ratelimit,
     "slack-outage": slack_outage,
     "poison": poison,
+    "email-faults": email_faults,
 }
 
 

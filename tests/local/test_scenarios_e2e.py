@@ -182,3 +182,52 @@ def test_poison_dead_letters_the_malformed_and_the_terminal_with_reasons(run_sce
     assert result.slack is not None
     assert [c.error for c in result.slack.log.calls() if c.target == GONE_CHANNEL] == ["channel_not_found"]
     assert starts(slack_state(result)) == SLACK_EXPECTED
+
+
+def ses_sent(result: RunResult) -> list[tuple[str, tuple[str, ...], str]]:
+    """What moto's SES (in the run's in-process endpoint) recorded as sent: (from, to, subject)."""
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[result.runtime.endpoint.account]["us-east-1"]
+    return [(m.source, tuple(m.destinations["ToAddresses"]), m.subject) for m in backend.sent_messages]
+
+
+def test_happy_emails_the_outcomes_asked_for_through_the_deployed_stack(happy: RunResult):
+    from fanout.local.standins import LOCAL_EMAIL_SENDER
+
+    email, slack = happy.report["channels"]["email"], happy.report["channels"]["slack"]
+    assert set(email) == set(slack)  # the same report keys as every channel
+    # task-thread completed and task-failing failed are sent; task-api has no address, task-dm's has a
+    # display name, task_stranded is not subscribed: three counted skips.
+    assert (email["delivered"], email["skipped"], email["terminal"], email["dead_lettered"]) == (2, 3, 0, 0)
+    assert email["queue_depth"] == email["dlq_depth"] == 0
+    assert sorted(ses_sent(happy)) == [
+        (LOCAL_EMAIL_SENDER, ("alice@example.com",), "Task completed: acme/widgets"),
+        (LOCAL_EMAIL_SENDER, ("alice@example.com",), "Task failed: acme/gadgets"),
+    ]
+    assert email["api_calls"] >= 2  # the sends (and the send-rate reads), through the function's role
+
+
+def test_email_faults_retries_the_throttled_send_and_never_resends_the_uncertain_one(run_scenario):
+    result = run_scenario("email-faults")
+
+    assert result.exit_code == 0
+    ses = result.runtime.stand_ins["email"]
+    sends = [(c.status, c.fault) for c in ses.calls if c.api == "SendEmail"]
+    assert sends == [(429, "ses_throttle"), (500, "ses_5xx_after_send"), (200, None)]
+    assert sorted(m.subject for m in ses.sent) == [
+        "Task completed: acme/widgets",
+        "Task failed: acme/gadgets",
+    ]
+    [letter] = result.dead_letters["email"]
+    attributes = letter["MessageAttributes"]
+    assert attributes["reason"]["StringValue"] == "uncertain_outcome"
+    assert "after sending" in attributes["last_error"]["StringValue"]
+    lost = [m for m in ses.sent if m.answer_lost]
+    assert len(lost) == 1  # it went out once, and was not sent again
+    assert lost[0].event_id is not None
+    assert lost[0].event_id in letter["Body"]
+    email = result.report["channels"]["email"]
+    assert (email["delivered"], email["dead_lettered"], email["dlq_depth"]) == (1, 1, 1)
+    assert email["retries"] >= 1
+    assert ses_sent(result) == []  # the stand-in answered SES, not the endpoint

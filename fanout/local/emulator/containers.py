@@ -65,16 +65,34 @@ def session_client(session: Any, endpoint_url: str, service: str) -> Any:
 
 
 def function_clients(
-    session: Any, endpoint_url: str, transport: httpx.BaseTransport | None = None
+    session: Any,
+    endpoint_url: str,
+    transport: httpx.BaseTransport | None = None,
+    *,
+    provider_calls: CallCounter | None = None,
+    watch: Callable[[Any], None] | None = None,
 ) -> Any:  # Clients
-    """What `default_clients` gives a Lambda container, with the function's own credentials."""
-    from consumers.runtime.clients import HTTP_TIMEOUT, Clients
+    """What `default_clients` gives a Lambda container, with the function's own credentials. The AWS
+    clients a channel builds for its provider (`Clients.aws`: SES, Cognito) count their calls in
+    `provider_calls`, as the HTTP transport counts the other providers' calls."""
+    from consumers.runtime.clients import AWS_CONFIG, HTTP_TIMEOUT, Clients
+
+    def aws(service: str, config: Any = None, *, endpoint_url: str | None = endpoint_url) -> Any:
+        client = session.client(
+            service, endpoint_url=endpoint_url, region_name=REGION, config=config or AWS_CONFIG
+        )
+        if provider_calls is not None:
+            client.meta.events.register("before-send", lambda **_: provider_calls.add())
+        if watch is not None:
+            watch(client)
+        return client
 
     return Clients(
         sqs=session_client(session, endpoint_url, "sqs"),
         dynamodb=session_client(session, endpoint_url, "dynamodb"),
         secrets=session_client(session, endpoint_url, "secretsmanager"),
         http=httpx.Client(timeout=HTTP_TIMEOUT, transport=transport),
+        aws=aws,
     )
 
 
@@ -142,7 +160,7 @@ def consumer_containers(
     containers = []
     for index in range(count):
         transport = CountingTransport(f"{settings.channel}-{index}", counter)
-        clients = function_clients(session, endpoint_url, transport)
+        clients = function_clients(session, endpoint_url, transport, provider_calls=counter, watch=watch)
         if wakeups is not None:
             wakeups.watch(clients.sqs)
         if watch is not None:
