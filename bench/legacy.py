@@ -64,6 +64,10 @@ class LegacyStats:
             self.swallowed[key] = self.swallowed.get(key, 0) + 1
 
 
+# The channels the earlier design delivered to (it named email only as a log-only stub).
+EARLIER_DESIGN_CHANNELS = ("slack", "github")
+
+
 def legacy_stream_handler(
     factories: Mapping[str, ChannelFactory], stats: LegacyStats, *, retry_attempts: int = RETRY_ATTEMPTS
 ) -> StreamHandlerFactory:
@@ -75,6 +79,8 @@ def legacy_stream_handler(
         clients = containers.function_clients(resources.session, endpoint_url, transport)
         channels = {}
         for name, channel in resources.channels.items():
+            if name not in EARLIER_DESIGN_CHANNELS:
+                continue  # its email was a log-only stub: the model sends none
             settings = containers.consumer_settings(resources, channel, api_urls[name])
             factory = factories.get(name) or containers.channel_factory(name)
             channels[name] = factory(settings, clients, time.time)

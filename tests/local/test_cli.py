@@ -29,7 +29,7 @@ def test_happy_run_exits_0_and_writes_the_contract_report(tmp_path):
     report = json.loads(report_path.read_text())
     assert set(REPORT_KEYS) <= set(report)
     assert report["drained"] is True
-    assert set(report["channels"]) == {"slack", "github"}
+    assert set(report["channels"]) == {"slack", "github", "email"}  # every channel the local stack deploys
     for channel in report["channels"].values():
         assert set(channel) == set(CHANNEL_KEYS)
         assert set(channel["latency_ms"]) == {"p50", "p99"}
