@@ -125,6 +125,11 @@ class AwsEndpoint:
         self.stop()
 
 
+class _UnsupportedTypeFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No Moto CloudFormation support for")
+
+
 def prepare_moto() -> None:
     """moto as the runtime needs it, for any server of this process (the in-process endpoint, or a test's
     own moto server given by URL): its event source mappings do not invoke, requests name their
@@ -135,6 +140,10 @@ def prepare_moto() -> None:
     except ImportError:  # pragma: no cover - moto is in the cli extra
         return
     warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
+    # moto also logs each such resource, once per resource and run; the summary names them once.
+    moto_logger = logging.getLogger("moto")
+    if not any(isinstance(f, _UnsupportedTypeFilter) for f in moto_logger.filters):
+        moto_logger.addFilter(_UnsupportedTypeFilter())
     moto_invoke.install()
     iam.install()
 

@@ -34,3 +34,15 @@ def test_model_data_lists_functions_without_a_docker_client(moto_endpoint, aws_c
 
     names = [f.get("function_name") for f in data["awslambda"]["LambdaFunction"]]
     assert "introspection-probe" in names
+
+
+def test_moto_does_not_repeat_per_resource_what_the_summary_names_once(caplog):
+    import logging
+
+    from fanout.local.endpoint import prepare_moto
+
+    prepare_moto()
+    with caplog.at_level(logging.WARNING, logger="moto"):
+        logging.getLogger("moto").warning("No Moto CloudFormation support for %s", "AWS::CloudWatch::Alarm")
+        logging.getLogger("moto").warning("something else")
+    assert [r.getMessage() for r in caplog.records] == ["something else"]
