@@ -28,6 +28,7 @@ class ChannelPipelineProps:
     ledger_table_name: str
     github_token_secret_arn: str | None = None
     slack_secret_prefix: str = consumer_settings.DEFAULT_SLACK_SECRET_PREFIX
+    github_web_url: str = consumer_settings.DEFAULT_GITHUB_WEB_URL  # validated by FanoutProps
 
 
 class ChannelPipeline(Construct):
@@ -94,6 +95,8 @@ class ChannelPipeline(Construct):
         )
         if channel.name == registry.SLACK.name:
             environment[consumer_settings.ENV_SLACK_SECRET_PREFIX] = props.slack_secret_prefix
+        # Every channel renders PR links, and only on the configured GitHub host (GitHub Enterprise too).
+        environment[consumer_settings.ENV_GITHUB_WEB_URL] = props.github_web_url
         environment.update(channel.option_environment())  # the registry's options for this channel
         self.consumer = FanoutFunction(
             self,

@@ -126,6 +126,7 @@ class FanoutNotifications(Construct):
                     # The consumer reads its default token secret by ARN or by name alike.
                     github_token_secret_arn=p.github_token_secret_arn or p.github_token_secret_name,
                     slack_secret_prefix=p.slack_secret_prefix,
+                    github_web_url=p.github_web_url,
                 ),
             )
             ledger.grant_consumer(pipeline.role, channel.spec)

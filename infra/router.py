@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from fanout import registry
 from fanout.router import settings as router_settings
 from infra.function import FanoutFunction, FunctionProps
 
@@ -55,6 +56,9 @@ class Router(Construct):
             self,
             "OnFailureQueue",
             retention_period=Duration.days(14),
+            # Explicit like the channel queues' (it holds small stream-record pointers, but no queue in the
+            # stack is left at an implicit size that SQS may change).
+            max_message_size_bytes=registry.SQS_MAX_MESSAGE_BYTES,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
         )

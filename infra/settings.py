@@ -14,6 +14,9 @@ Context keys (in `cdk.json` or `cdk deploy -c key=value`):
   `fanout:alarmEmail`, `fanout:alarmTopicArn`, `fanout:namePrefix`, `fanout:stackName`.
 - `fanout:githubTokenSecretName`: the default GitHub token secret by name, in the stack's own account and
   region (instead of `githubTokenSecretArn`; the grant covers the name plus Secrets Manager's suffix).
+- `fanout:githubWebUrl`: the GitHub web URL a PR link must start with (default https://github.com; a
+  GitHub Enterprise host such as https://github.example.com), given to every consumer as
+  FANOUT_GITHUB_WEB_URL; an https URL with a host and nothing after it, checked here.
 - `fanout:operatorRole` (true/false): also create a role holding exactly the operator policy
   (`FanoutNotifications.grant_operate`), assumable by the account, output as `OperatorRoleArn`.
 
@@ -33,8 +36,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from consumers.runtime.settings import DEFAULT_SLACK_SECRET_PREFIX
+from consumers.runtime.settings import DEFAULT_GITHUB_WEB_URL, DEFAULT_SLACK_SECRET_PREFIX
 from fanout import registry
 from fanout.registry import ChannelSettings, ChannelSpec, InvalidChannelSettings
 
@@ -51,6 +55,7 @@ CTX_STACK_NAME = "fanout:stackName"  # read by app.py
 CTX_GITHUB_TOKEN_SECRET_NAME = "fanout:githubTokenSecretName"
 CTX_OPERATOR_ROLE = "fanout:operatorRole"
 CTX_ROUTER_BATCHING_WINDOW_S = "fanout:router:batchingWindowS"
+CTX_GITHUB_WEB_URL = "fanout:githubWebUrl"  # the only host a PR link may point at (consumers' pr_links)
 # Lambda's limit for a stream event source's MaximumBatchingWindowInSeconds.
 MAX_BATCHING_WINDOW_S = 300
 GLOBAL_KEYS = frozenset(
@@ -67,6 +72,7 @@ GLOBAL_KEYS = frozenset(
         CTX_SLACK_SECRET_PREFIX,
         CTX_STACK_NAME,
         CTX_ROUTER_BATCHING_WINDOW_S,
+        CTX_GITHUB_WEB_URL,
     }
 )
 
@@ -186,8 +192,10 @@ class FanoutProps:
     operator_role: bool = False
     router_batching_window_s: int = 0
     slack_secret_prefix: str = DEFAULT_SLACK_SECRET_PREFIX
+    github_web_url: str = DEFAULT_GITHUB_WEB_URL
 
     def __post_init__(self) -> None:
+        check_github_web_url(self.github_web_url)
         window = self.router_batching_window_s
         if (
             isinstance(window, bool)
@@ -203,16 +211,6 @@ class FanoutProps:
         if self.github_token_secret_arn and self.github_token_secret_name:
             raise InvalidChannelSettings(
                 f"set {CTX_GITHUB_TOKEN_SECRET_ARN} or {CTX_GITHUB_TOKEN_SECRET_NAME}, not both"
-            )
-        window = self.router_batching_window_s
-        if (
-            isinstance(window, bool)
-            or not isinstance(window, int)
-            or not 0 <= window <= MAX_BATCHING_WINDOW_S
-        ):
-            raise InvalidChannelSettings(
-                f"{CTX_ROUTER_BATCHING_WINDOW_S}={window!r} must be a whole number of seconds, "
-                f"0..{MAX_BATCHING_WINDOW_S}"
             )
         if not self.channels:
             raise InvalidChannelSettings(
@@ -293,7 +291,32 @@ class FanoutProps:
                 context.get(CTX_ROUTER_BATCHING_WINDOW_S, 0), CTX_ROUTER_BATCHING_WINDOW_S
             ),
             slack_secret_prefix=_as_str(context.get(CTX_SLACK_SECRET_PREFIX)) or DEFAULT_SLACK_SECRET_PREFIX,
+            github_web_url=(_as_str(context.get(CTX_GITHUB_WEB_URL)) or DEFAULT_GITHUB_WEB_URL).rstrip("/"),
         )
+
+
+def check_github_web_url(url: str) -> str:
+    """The URL, or InvalidChannelSettings: PR links are accepted only as `<url>/<repo>/pull/<n>`, so a URL
+    with a path, query, credentials or plain http would make every link be dropped or trust the wire."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a malformed port raises ValueError
+    except ValueError as exc:
+        raise InvalidChannelSettings(f"{CTX_GITHUB_WEB_URL}={url!r} is not a URL: {exc}") from None
+    if (
+        parts.scheme != "https"
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or any(c.isspace() for c in url)
+    ):
+        raise InvalidChannelSettings(
+            f"{CTX_GITHUB_WEB_URL}={url!r} must be an https URL with a host and nothing after it "
+            f"(no path, query, fragment or credentials), e.g. https://github.example.com"
+        )
+    return url
 
 
 def check_name_prefix(prefix: str, channels: Sequence[str] = tuple(registry.CHANNELS)) -> str:

@@ -121,3 +121,11 @@ def test_every_queue_and_dlq_takes_sqs_largest_message(synthesized: Synthesized)
     for spec in CHANNELS:
         assert sizes[registry.queue_name(NAME_PREFIX, spec.name)] == registry.SQS_MAX_MESSAGE_BYTES
         assert sizes[registry.dlq_name(NAME_PREFIX, spec.name)] == registry.SQS_MAX_MESSAGE_BYTES
+
+
+def test_every_queue_in_the_stack_sets_its_maximum_message_size(synthesized: Synthesized) -> None:
+    """Named or not (the router's on-failure queue has no fixed name): none is left at an implicit size."""
+    queues = synthesized.of_type("AWS::SQS::Queue")
+    assert len(queues) == 2 * len(CHANNELS) + 1  # channel queues, their DLQs, the router's on-failure queue
+    sizes = {k: v["Properties"].get("MaximumMessageSize") for k, v in queues.items()}
+    assert sizes == dict.fromkeys(queues, registry.SQS_MAX_MESSAGE_BYTES)
