@@ -329,7 +329,6 @@ EMAIL = ChannelSpec(
             "configurationSet", "FANOUT_EMAIL_CONFIGURATION_SET", check="consumers.email.config.name_problem"
         ),
         ChannelOption("userPoolId", "FANOUT_EMAIL_USER_POOL_ID", check="consumers.email.config.pool_problem"),
-        ChannelOption("githubHost", "FANOUT_EMAIL_GITHUB_HOST", check="consumers.email.config.host_problem"),
     ),
     infra_hook="infra.email.wire_email",
     alarm_metrics=("SendQuotaExceeded", "SendingPaused"),

@@ -7,7 +7,7 @@ Context keys (in `cdk.json` or `cdk deploy -c key=value`):
 - `fanout:router:batchingWindowS`: how long the stream mapping gathers records before invoking the router
   (0..300 s, default 0): fewer SQS calls per event at low traffic, for that much added latency.
 - `fanout:<channel>:<option>`: a value the channel's registry entry declares in `options` (email: `from`,
-  `configurationSet`, `userPoolId`, `githubHost`). A channel with a required option is enabled by default
+  `configurationSet`, `userPoolId`). A channel with a required option is enabled by default
   only when the option is given, and `enabled=true` without it is refused.
 - `fanout:eventsStreamArn` + `fanout:taskTableName`: attach to an existing platform (both or neither).
 - `fanout:githubTokenSecretArn`, `fanout:githubTokenSecretArnPatterns` (comma-separated or a JSON list),

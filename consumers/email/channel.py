@@ -136,7 +136,7 @@ class EmailChannel:
 def build_email_channel(settings: ConsumerSettings, clients: Clients, clock: Clock) -> EmailChannel:
     """The channel with clients built like the runtime's own; `api_base_url`, when set, is where SES
     calls go (a stand-in), else the AWS endpoint."""
-    config = load_email_config(settings.channel_env)
+    config = load_email_config(settings.channel_env, github_web_url=settings.github_web_url)
     # Only a given base URL replaces the endpoint the runtime's clients use (AWS's, or a local one).
     elsewhere = {"endpoint_url": settings.api_base_url} if settings.api_base_url else {}
     ses = clients.aws("sesv2", send_config(settings), **elsewhere)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from consumers.email.address import address_problem
 from consumers.runtime.settings import SettingsError
@@ -13,14 +14,12 @@ from consumers.runtime.settings import SettingsError
 ENV_FROM = "FANOUT_EMAIL_FROM"
 ENV_CONFIGURATION_SET = "FANOUT_EMAIL_CONFIGURATION_SET"
 ENV_USER_POOL_ID = "FANOUT_EMAIL_USER_POOL_ID"
-ENV_GITHUB_HOST = "FANOUT_EMAIL_GITHUB_HOST"
 # How many consumer containers share the account's send rate (the event source's maximum concurrency).
 ENV_CONTAINERS = "FANOUT_EMAIL_CONTAINERS"
 
-DEFAULT_GITHUB_HOST = "github.com"
+DEFAULT_GITHUB_HOST = "github.com"  # the host of the runtime's default GitHub web URL
 _CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _USER_POOL_ID = re.compile(r"[\w-]+_[0-9A-Za-z]+")
-_HOST = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+")
 
 
 @dataclass(frozen=True)
@@ -44,13 +43,10 @@ def pool_problem(value: str) -> str | None:
     return f"{value!r} is not a Cognito user pool id (<region>_<id>)"
 
 
-def host_problem(value: str) -> str | None:
-    """A bare host name (the GitHub web host PR links must point to)."""
-    return None if _HOST.fullmatch(value) else f"{value!r} is not a host name"
-
-
-def load_email_config(env: Mapping[str, str]) -> EmailConfig:
-    """From the channel's variables (ConsumerSettings.channel_env); SettingsError names what is wrong."""
+def load_email_config(env: Mapping[str, str], *, github_web_url: str | None = None) -> EmailConfig:
+    """From the channel's variables (ConsumerSettings.channel_env); SettingsError names what is wrong.
+    PR links may point only to the host of `github_web_url` (ConsumerSettings.github_web_url, set by
+    `fanout:githubWebUrl` for every channel alike)."""
     sender = env.get(ENV_FROM, "").strip()
     if not sender:
         raise SettingsError(f"environment variable {ENV_FROM} is not set (the verified SES sender)")
@@ -60,7 +56,6 @@ def load_email_config(env: Mapping[str, str]) -> EmailConfig:
     optional = {
         ENV_CONFIGURATION_SET: name_problem,
         ENV_USER_POOL_ID: pool_problem,
-        ENV_GITHUB_HOST: host_problem,
     }
     values: dict[str, str | None] = {}
     for name, check in optional.items():
@@ -76,6 +71,6 @@ def load_email_config(env: Mapping[str, str]) -> EmailConfig:
         sender=sender,
         configuration_set=values[ENV_CONFIGURATION_SET],
         user_pool_id=values[ENV_USER_POOL_ID],
-        github_host=(values[ENV_GITHUB_HOST] or DEFAULT_GITHUB_HOST).lower(),
+        github_host=(urlsplit(github_web_url).netloc if github_web_url else DEFAULT_GITHUB_HOST).lower(),
         containers=containers,
     )

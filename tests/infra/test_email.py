@@ -130,11 +130,14 @@ def test_the_consumer_gets_the_options_as_environment(full: Synthesized) -> None
         env[email_config.ENV_CONTAINERS] == "3"
     )  # the account's rate is shared by maxConcurrency containers
     assert env["FANOUT_CHANNEL"] == "email"
-    loaded = email_config.load_email_config({k: v for k, v in env.items() if isinstance(v, str)})
-    assert (loaded.sender, loaded.configuration_set, loaded.user_pool_id) == (
+    loaded = email_config.load_email_config(
+        {k: v for k, v in env.items() if isinstance(v, str)}, github_web_url=env["FANOUT_GITHUB_WEB_URL"]
+    )
+    assert (loaded.sender, loaded.configuration_set, loaded.user_pool_id, loaded.github_host) == (
         EMAIL_SENDER,
         CONFIGURATION_SET,
         POOL_ID,
+        "github.com",  # the host of fanout:githubWebUrl, shared by every channel
     )
 
 
