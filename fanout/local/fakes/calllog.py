@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -22,6 +22,8 @@ class Call:
     fault: str | None = None  # the injected fault kind, when one answered this call
     inside_retry_after: bool = False  # landed inside a Retry-After window announced for its scope
     inside_own_retry_after: bool = False  # ... announced to this very container
+    url: str | None = None  # as the caller addressed it (host and query), to check where a client went
+    headers: Mapping[str, str] = field(default_factory=dict)  # the request's, lower-case names
 
     @property
     def ok(self) -> bool:

@@ -60,6 +60,7 @@ class Response:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering (a request taken, its answer lost)
+    timeout: bool = False  # with drop, under MockTransport: the client sees a read timeout, not a close
 
 
 class App(Protocol):

@@ -1,5 +1,5 @@
 """Fixtures for the GitHub channel: a task table and token secrets on the moto server, a stateful fake
-GitHub behind httpx.MockTransport, a settable clock whose sleep advances it, and captured logs."""
+GitHub (the local runtime's stand-in) behind httpx.MockTransport, a settable clock whose sleep advances it, and captured logs."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from consumers.runtime.outcomes import Outcome, Retry
 from consumers.runtime.settings import ConsumerSettings
 from fanout.dynamo import to_attribute
 from fanout.events import TaskEvent
+from fanout.local.fakes.github import GitHubFake
+from fanout.local.fakes.transport import mock_transport
 from tests.clock import FakeClock
-
-from .fake_github import FakeGitHub
 
 BASE_URL = "https://api.github.test"
 MAIN_TOKEN = "ghp_maintoken0001"
@@ -68,7 +68,7 @@ class GitHubEnv:
     dynamodb: FlakyDynamo
     secrets: Any
     clock: FakeClock
-    github: FakeGitHub
+    github: GitHubFake
     channel: GitHubChannel
     log: io.StringIO
     settings: ConsumerSettings
@@ -158,9 +158,8 @@ def github_env(aws_client: Callable[[str], Any], unique_name: Callable[[str], st
     default_secret = unique_name("github-default")
     secrets.create_secret(Name=default_secret, SecretString=json.dumps({"token": MAIN_TOKEN}))
     clock = FakeClock()
-    github = FakeGitHub(clock, BASE_URL)
-    github.tokens[MAIN_TOKEN] = BOT_LOGIN
-    http = httpx.Client(transport=github.transport)
+    github = GitHubFake(tokens={MAIN_TOKEN: BOT_LOGIN}, clock=clock, first_comment_id=9001, base_url=BASE_URL)
+    http = httpx.Client(transport=mock_transport(github))
     clients = Clients(sqs=aws_client("sqs"), dynamodb=dynamodb, secrets=secrets, http=http)  # type: ignore[arg-type]
     settings = ConsumerSettings(
         channel="github",

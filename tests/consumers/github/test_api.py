@@ -16,7 +16,7 @@ def test_writes_of_one_token_are_at_least_a_second_apart(github_env: GitHubEnv) 
         assert isinstance(github_env.run(make_event(task_id)), Delivered)
     assert isinstance(github_env.run(make_event(tasks[0], "task_completed")), Delivered)
 
-    writes = [c.at for c in github_env.github.calls if c.method in {"POST", "PATCH", "DELETE"}]
+    writes = [c.t for c in github_env.github.log.calls() if c.http_method in {"POST", "PATCH", "DELETE"}]
     assert len(writes) == 4
     assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(writes))
     assert github_env.clock.sleeps == [1.0, 1.0, 1.0]  # each paced wait is at most a second
@@ -64,7 +64,7 @@ def test_no_log_line_carries_the_token(github_env: GitHubEnv) -> None:
 
 def test_requests_carry_githubs_headers(github_env: GitHubEnv) -> None:
     github_env.run(make_event(github_env.put_task()))
-    [call] = github_env.github.calls
+    [call] = github_env.github.log.calls()
     assert call.headers["accept"] == "application/vnd.github+json"
     assert call.headers["x-github-api-version"] == "2022-11-28"
     assert call.headers["authorization"] == f"Bearer {MAIN_TOKEN}"
@@ -76,6 +76,6 @@ def test_a_reset_header_no_date_can_hold_does_not_fail_an_applied_write(github_e
     )
     task_id = github_env.put_task()
     assert isinstance(github_env.run(make_event(task_id)), Delivered)
-    assert len(github_env.github.on("acme/widgets", 42)) == 1
+    assert len(github_env.github.comments(repo="acme/widgets", issue=42)) == 1
     (warning,) = [line for line in github_env.logs() if line.get("event") == "fanout.github.rate_limit_low"]
     assert warning.get("reset_at") is None

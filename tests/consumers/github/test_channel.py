@@ -53,7 +53,7 @@ def test_gates_are_counted_skips_with_reasons(
 ) -> None:
     task_id = github_env.put_task(**fields)
     assert github_env.run(make_event(task_id, event_type)) == Skipped(reason)
-    assert github_env.github.calls == []
+    assert github_env.github.log.calls() == []
 
 
 def test_a_missing_task_is_skipped(github_env: GitHubEnv) -> None:
@@ -71,7 +71,7 @@ def test_a_repo_that_is_not_owner_slash_name_is_terminal(github_env: GitHubEnv) 
     outcome = github_env.run(make_event(task_id))
     assert isinstance(outcome, Terminal)
     assert outcome.reason == "invalid_repo"
-    assert github_env.github.calls == []
+    assert github_env.github.log.calls() == []
 
 
 def test_a_throttled_task_read_is_a_retry(github_env: GitHubEnv) -> None:
@@ -88,16 +88,16 @@ def test_a_task_read_that_can_never_succeed_is_terminal_at_once(github_env: GitH
     github_env.dynamodb.fail_next("get_item", error=too_long)
     outcome = github_env.channel.prepare(make_event(task_id))
     assert outcome == Terminal("task_read_failed", "ValidationException: key too long")
-    assert github_env.github.calls == []
+    assert github_env.github.log.calls() == []
 
 
 def test_the_tasks_own_secret_wins_over_the_default(github_env: GitHubEnv) -> None:
-    github_env.github.tokens["ghp_repotoken"] = "repo-bot"
+    github_env.github.register_token("ghp_repotoken", "repo-bot")
     arn = github_env.secret("ghp_repotoken")  # a plain-string secret
     task_id = github_env.put_task(github_token_secret_arn=arn)
     github_env.run(make_event(task_id))
-    assert {call.token for call in github_env.github.calls} == {"ghp_repotoken"}
-    assert github_env.github.on("acme/widgets", 42)[0].login == "repo-bot"
+    assert {call.scope for call in github_env.github.log.calls()} == {"ghp_repotoken"}
+    assert github_env.github.comments(repo="acme/widgets", issue=42)[0].login == "repo-bot"
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_a_secret_without_a_token_is_terminal_no_token(github_env: GitHubEnv, se
     outcome = github_env.run(make_event(task_id))
     assert isinstance(outcome, Terminal)
     assert outcome.reason == "no_token"
-    assert github_env.github.calls == []
+    assert github_env.github.log.calls() == []
 
 
 def test_a_missing_secret_is_terminal_no_token(github_env: GitHubEnv) -> None:
@@ -130,7 +130,7 @@ def test_no_task_secret_and_no_default_is_terminal_no_token(github_env: GitHubEn
     outcome = channel.prepare(make_event(task_id))
     assert isinstance(outcome, Terminal)
     assert outcome.reason == "no_token"
-    assert github_env.github.calls == []
+    assert github_env.github.log.calls() == []
 
 
 def test_the_token_is_read_once_per_container(github_env: GitHubEnv) -> None:
@@ -138,7 +138,7 @@ def test_the_token_is_read_once_per_container(github_env: GitHubEnv) -> None:
     github_env.run(make_event(first))
     github_env.secrets.put_secret_value(SecretId=github_env.default_secret, SecretString="ghp_rotated")
     github_env.run(make_event(second))
-    assert {call.token for call in github_env.github.calls} == {MAIN_TOKEN}  # cached: no second read
+    assert {call.scope for call in github_env.github.log.calls()} == {MAIN_TOKEN}  # cached: no second read
 
 
 def test_build_github_channel_has_the_registry_name(github_env: GitHubEnv) -> None:
@@ -152,7 +152,7 @@ def test_an_old_pr_created_redriven_after_the_task_ended_leaves_the_comment_alon
 ) -> None:
     task_id = github_env.put_task(status=status, github_comment_id=9001)
     assert github_env.run(make_event(task_id, "pr_created")) == Skipped("superseded")
-    assert github_env.github.calls == []
+    assert github_env.github.log.calls() == []
 
 
 def test_a_terminal_event_still_edits_the_comment_of_an_ended_task(github_env: GitHubEnv) -> None:
@@ -161,7 +161,7 @@ def test_a_terminal_event_still_edits_the_comment_of_an_ended_task(github_env: G
     assert not isinstance(first, Skipped)
     outcome = github_env.run(make_event(task_id, "task_completed"))
     assert not isinstance(outcome, Skipped)
-    methods = [call.method for call in github_env.github.calls]
+    methods = [call.http_method for call in github_env.github.log.calls()]
     assert methods.count("POST") == 1
     assert "PATCH" in methods
 
@@ -174,7 +174,7 @@ def test_a_running_task_with_a_comment_is_not_superseded(github_env: GitHubEnv) 
 def test_a_stranded_after_the_task_failed_keeps_the_failure_on_the_comment(github_env: GitHubEnv) -> None:
     task_id = github_env.put_task(status="FAILED", github_comment_id=9001)
     assert github_env.run(make_event(task_id, "task_stranded")) == Skipped("superseded")
-    assert github_env.github.calls == []
+    assert github_env.github.log.calls() == []
 
 
 @pytest.mark.parametrize(

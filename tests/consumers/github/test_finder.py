@@ -38,19 +38,19 @@ def test_paginated_reconcile_adopts_our_comment_and_ignores_other_users_markers(
 
     assert outcome == Delivered(f"updated comment {ours.id}")
     assert github_env.task(task_id)["github_comment_id"] == ours.id
-    lists = [c for c in gh.calls if c.route == "GET comments"]
+    lists = [c for c in gh.log.calls() if c.api == "GET /repos/{repo}/issues/{n}/comments"]
     assert len(lists) == 3  # 213 comments at 100 per page
     assert parse_qs(urlsplit(lists[0].url).query)["per_page"] == ["100"]
     assert [parse_qs(urlsplit(c.url).query).get("page") for c in lists[1:]] == [["2"], ["3"]]
-    assert gh.comments[planted.id].body.endswith("planted")  # never touched
-    assert gh.comments[other_task.id].body.endswith("another task")
-    assert "✅ **Task completed**" in gh.comments[ours.id].body
+    assert gh.comment(planted.id).body.endswith("planted")  # never touched
+    assert gh.comment(other_task.id).body.endswith("another task")
+    assert "✅ **Task completed**" in gh.comment(ours.id).body
 
 
 def test_reconcile_with_a_stored_id_makes_no_call(github_env: GitHubEnv) -> None:
     task_id = github_env.put_task(github_comment_id=1234)
     assert github_env.channel.reconcile(prepared_for(github_env, task_id)) is None
-    assert github_env.github.calls == []
+    assert github_env.github.log.calls() == []
 
 
 def test_reconcile_finding_nothing_lets_deliver_post(github_env: GitHubEnv) -> None:
@@ -58,7 +58,11 @@ def test_reconcile_finding_nothing_lets_deliver_post(github_env: GitHubEnv) -> N
     prepared = prepared_for(github_env, task_id)
     assert github_env.channel.reconcile(prepared) is None
     assert isinstance(github_env.channel.deliver(prepared), Delivered)
-    assert github_env.github.routes() == ["GET user", "GET comments", "POST comments"]
+    assert github_env.github.routes() == [
+        "GET /user",
+        "GET /repos/{repo}/issues/{n}/comments",
+        "POST /repos/{repo}/issues/{n}/comments",
+    ]
 
 
 def test_reconcile_keeps_the_oldest_marker_comment_and_deletes_duplicates(github_env: GitHubEnv) -> None:
@@ -69,7 +73,7 @@ def test_reconcile_keeps_the_oldest_marker_comment_and_deletes_duplicates(github
 
     assert github_env.channel.reconcile(prepared) is None
 
-    assert [c.id for c in github_env.github.on(REPO, PR)] == [first.id]
+    assert [c.id for c in github_env.github.comments(repo=REPO, issue=PR)] == [first.id]
     assert github_env.task(task_id)["github_comment_id"] == first.id
 
 
@@ -77,7 +81,7 @@ def test_the_login_is_read_once_per_token(github_env: GitHubEnv) -> None:
     for _ in range(2):
         task_id = github_env.put_task()
         github_env.channel.reconcile(prepared_for(github_env, task_id))
-    assert github_env.github.routes().count("GET user") == 1
+    assert github_env.github.routes().count("GET /user") == 1
 
 
 def test_an_app_token_that_cannot_read_user_only_trusts_bot_comments(github_env: GitHubEnv) -> None:
@@ -94,7 +98,7 @@ def test_an_app_token_that_cannot_read_user_only_trusts_bot_comments(github_env:
 def test_a_rate_limited_listing_is_a_retry_for_the_token(github_env: GitHubEnv) -> None:
     task_id = github_env.put_task()
     prepared = prepared_for(github_env, task_id)
-    github_env.github.fail("GET comments", status=429, headers={"retry-after": "20"})
+    github_env.github.fail("GET /repos/{repo}/issues/{n}/comments", status=429, headers={"retry-after": "20"})
 
     outcome = github_env.channel.reconcile(prepared)
 
@@ -104,7 +108,7 @@ def test_a_rate_limited_listing_is_a_retry_for_the_token(github_env: GitHubEnv) 
 def test_a_failed_listing_is_a_retry(github_env: GitHubEnv) -> None:
     task_id = github_env.put_task()
     prepared = prepared_for(github_env, task_id)
-    github_env.github.fail("GET comments", status=500)
+    github_env.github.fail("GET /repos/{repo}/issues/{n}/comments", status=500)
     assert github_env.channel.reconcile(prepared) == Retry(None, "http_500", server_fault=True)
 
 
@@ -117,5 +121,5 @@ def test_a_next_link_to_another_host_is_not_followed(github_env: GitHubEnv) -> N
 
     assert github_env.channel.reconcile(prepared) is None
 
-    assert all(urlsplit(c.url).netloc == "api.github.test" for c in github_env.github.calls)
+    assert all(urlsplit(c.url).netloc == "api.github.test" for c in github_env.github.log.calls())
     assert "fanout.github.foreign_page_link" in github_env.log_events()

@@ -136,9 +136,12 @@ def test_pr_created_then_completed_through_the_runtime_edits_one_comment(pipelin
 
     assert response == {"batchItemFailures": []}
     assert len(records) == 2
-    [comment] = env.github.on(REPO, PR)
+    [comment] = env.github.comments(repo=REPO, issue=PR)
     assert "✅ **Task completed**" in comment.body
-    assert env.github.routes() == ["POST comments", "PATCH comment"]
+    assert env.github.routes() == [
+        "POST /repos/{repo}/issues/{n}/comments",
+        "PATCH /repos/{repo}/issues/comments/{id}",
+    ]
     assert handler.stats.delivered == 2
     assert pipeline.depth(pipeline.queue_url) == 0
 
@@ -151,7 +154,7 @@ def test_a_crash_after_the_post_then_redelivery_leaves_exactly_one_comment(pipel
 
     with pytest.raises(Crash):
         pipeline.run_batch(pipeline.handler())
-    assert len(env.github.on(REPO, PR)) == 1
+    assert len(env.github.comments(repo=REPO, issue=PR)) == 1
 
     # A new container, once the dead attempt's claim and the message's visibility timeout have passed.
     env.clock.advance(env.settings.claim_ttl_s + 1)
@@ -161,8 +164,8 @@ def test_a_crash_after_the_post_then_redelivery_leaves_exactly_one_comment(pipel
 
     assert response == {"batchItemFailures": []}
     assert len(records) == 1
-    [comment] = env.github.on(REPO, PR)
-    assert env.github.routes().count("POST comments") == 1
+    [comment] = env.github.comments(repo=REPO, issue=PR)
+    assert env.github.routes().count("POST /repos/{repo}/issues/{n}/comments") == 1
     assert env.task(task_id)["github_comment_id"] == comment.id
     assert handler.stats.delivered == 1
     assert "fanout.github.comment_adopted" in env.log_events()  # found by its marker, not posted again
@@ -183,8 +186,8 @@ def test_an_unrecorded_post_is_retried_by_the_runtime_without_a_second_comment(p
     response, _ = pipeline.run_batch(handler)
 
     assert response == {"batchItemFailures": []}
-    [comment] = env.github.on(REPO, PR)
-    assert env.github.routes().count("POST comments") == 1
+    [comment] = env.github.comments(repo=REPO, issue=PR)
+    assert env.github.routes().count("POST /repos/{repo}/issues/{n}/comments") == 1
     assert env.task(task_id)["github_comment_id"] == comment.id
 
 
@@ -193,27 +196,31 @@ def test_a_rate_limit_defers_the_tokens_other_messages_without_calling_github(pi
     first, second = env.put_task(pr_number=1), env.put_task(pr_number=2)
     pipeline.send(make_event(first))
     pipeline.send(make_event(second))
-    env.github.fail("POST comments", status=403, headers={"retry-after": "30"}, message=SECONDARY)
+    env.github.fail(
+        "POST /repos/{repo}/issues/{n}/comments", status=403, headers={"retry-after": "30"}, message=SECONDARY
+    )
     handler = pipeline.handler()
 
     response, records = pipeline.run_batch(handler)
 
     assert len(response["batchItemFailures"]) == 2
-    assert env.github.routes() == ["POST comments"]  # the second task never reached GitHub
+    assert env.github.routes() == [
+        "POST /repos/{repo}/issues/{n}/comments"
+    ]  # the second task never reached GitHub
     assert handler.stats.retries == 1
     assert handler.stats.rate_limited == 1
     pipeline.make_visible(records)
     env.clock.advance(31)
     response, _ = pipeline.run_batch(handler)
     assert response == {"batchItemFailures": []}
-    assert len(env.github.on(REPO, 1)) == 1
-    assert len(env.github.on(REPO, 2)) == 1
+    assert len(env.github.comments(repo=REPO, issue=1)) == 1
+    assert len(env.github.comments(repo=REPO, issue=2)) == 1
 
 
 def test_a_terminal_answer_is_dead_lettered_with_its_reason(pipeline: Pipeline) -> None:
     env = pipeline.env
     pipeline.send(make_event(env.put_task()))
-    env.github.fail("POST comments", status=422, message="Validation Failed")
+    env.github.fail("POST /repos/{repo}/issues/{n}/comments", status=422, message="Validation Failed")
 
     response, _ = pipeline.run_batch(pipeline.handler())
 
@@ -272,5 +279,8 @@ def test_a_slack_outage_in_the_same_run_costs_github_no_extra_call(
     assert slack.attempts == 3
     assert slack_handler.stats.retries == 3
     assert github_response == {"batchItemFailures": []}
-    assert env.github.routes() == ["POST comments", "PATCH comment"]
+    assert env.github.routes() == [
+        "POST /repos/{repo}/issues/{n}/comments",
+        "PATCH /repos/{repo}/issues/comments/{id}",
+    ]
     assert github_handler_.stats.delivered == 2
