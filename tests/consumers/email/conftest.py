@@ -20,7 +20,6 @@ from aws_lambda_powertools import Logger
 from consumers.email.channel import EmailChannel
 from consumers.email.config import EmailConfig
 from consumers.email.ses import SEND_CONFIG
-from consumers.runtime.channel import Prepared
 from consumers.runtime.outcomes import Outcome
 from consumers.runtime.settings import ConsumerSettings
 from fanout.dynamo import to_attribute
@@ -30,6 +29,7 @@ from fanout.local.fakes.server import HttpFake
 from fanout.local.fakes.ses import SesFake
 from tests.clock import FakeClock
 from tests.conftest import REGION
+from tests.consumers.steps import run_message
 
 SENDER = "fanout@notify.example.com"
 _ids = itertools.count(1)
@@ -101,14 +101,7 @@ class EmailEnv:
 
     def run(self, event: TaskEvent, *, reconcile: bool = False) -> Outcome:
         """What the runtime does with one message: prepare, reconcile when asked, then deliver."""
-        prepared = self.channel.prepare(event)
-        if not isinstance(prepared, Prepared):
-            return prepared
-        if reconcile:
-            found = self.channel.reconcile(prepared)
-            if found is not None:
-                return found
-        return self.channel.deliver(prepared)
+        return run_message(self.channel, event, reconcile=reconcile)
 
     def logs(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log.getvalue().splitlines() if line.strip()]

@@ -17,7 +17,6 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from consumers.github.channel import GitHubChannel
-from consumers.runtime.channel import Prepared
 from consumers.runtime.clients import Clients
 from consumers.runtime.outcomes import Outcome, Retry
 from consumers.runtime.settings import ConsumerSettings
@@ -26,6 +25,7 @@ from fanout.events import TaskEvent
 from fanout.local.fakes.github import GitHubFake
 from fanout.local.fakes.transport import mock_transport
 from tests.clock import FakeClock
+from tests.consumers.steps import run_message
 
 BASE_URL = "https://api.github.test"
 MAIN_TOKEN = "ghp_maintoken0001"
@@ -104,14 +104,7 @@ class GitHubEnv:
 
     def run(self, event: TaskEvent, *, reconcile: bool = False) -> Outcome:
         """What the runtime does with one message: prepare, reconcile when asked, then deliver."""
-        prepared = self.channel.prepare(event)
-        if not isinstance(prepared, Prepared):
-            return prepared
-        if reconcile:
-            found = self.channel.reconcile(prepared)
-            if found is not None:
-                return found
-        return self.channel.deliver(prepared)
+        return run_message(self.channel, event, reconcile=reconcile)
 
     def logs(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log.getvalue().splitlines() if line.strip()]

@@ -16,7 +16,6 @@ import pytest
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from consumers.runtime.channel import Prepared
 from consumers.runtime.clients import Clients
 from consumers.runtime.outcomes import Outcome, Retry
 from consumers.runtime.settings import ConsumerSettings
@@ -24,6 +23,7 @@ from consumers.slack.channel import SlackChannel
 from fanout.dynamo import from_item, to_attribute
 from fanout.events import TaskEvent
 from tests.clock import FakeClock
+from tests.consumers.steps import run_message
 
 from .fake_slack import FakeSlack
 
@@ -110,14 +110,7 @@ class SlackEnv:
 
     def run(self, event: TaskEvent, *, reconcile: bool = False) -> Outcome:
         """What the runtime does with one message: prepare, reconcile when asked, then deliver."""
-        prepared = self.channel.prepare(event)
-        if not isinstance(prepared, Prepared):
-            return prepared
-        if reconcile:
-            found = self.channel.reconcile(prepared)
-            if found is not None:
-                return found
-        return self.channel.deliver(prepared)
+        return run_message(self.channel, event, reconcile=reconcile)
 
     def settle(self, event: TaskEvent, first: Outcome, *, attempts: int = 3) -> Outcome:
         """Retry as the runtime would (reconciling after an uncertain outcome) until not a Retry."""
