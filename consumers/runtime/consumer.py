@@ -189,6 +189,15 @@ class Consumer:
         if isinstance(claim, HeldByOther):
             return Later(self._clamp(claim.expires_at - now, message, now), "claim_held", keys.DEFERRED)
         if budget.attempts_exhausted(claim.attempts, self._settings.max_attempts):
+            if claim.previous_uncertain:
+                # The last attempt may have applied its call: find out before saying why the message
+                # stops here (an email that may have gone out is `uncertain_outcome`, never a budget).
+                found = self._guarded(
+                    lambda: self._channel.reconcile(prepared),
+                    lambda exc: Retry(None, f"reconcile_error:{_describe(exc)}", uncertain=True),
+                )
+                if found is not None:
+                    return self._settle_claimed(message, event, claim, found, True)
             error = claim.last_error or "an earlier attempt ended without an answer"
             return ToDeadLetter(
                 dlq_attributes.REASON_BUDGET, error, claim.attempts, claim.previous_uncertain, claim
