@@ -279,6 +279,7 @@ SLACK = ChannelSpec(
     channel_factory="consumers.slack.channel.build_slack_channel",
     api_base_url="https://slack.com/api",
     task_attributes=frozenset({"channel_metadata"}),
+    infra_hook="infra.slack.wire_slack",  # the per-workspace bot token secrets
 )
 
 GITHUB = ChannelSpec(
@@ -299,6 +300,7 @@ GITHUB = ChannelSpec(
     channel_factory="consumers.github.channel.build_github_channel",
     api_base_url="https://api.github.com",
     task_attributes=frozenset({"github_comment_id"}),
+    infra_hook="infra.github.wire_github",  # the default and per-repository token secrets
 )
 
 # Email (Amazon SES v2): quiet by default (the outcomes users asked about). Its provider is the AWS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration, Stack, Tags
 from aws_cdk import aws_iam as iam
@@ -14,6 +14,7 @@ from constructs import Construct
 from consumers.runtime import settings as consumer_settings
 from fanout import registry, resource_tags
 from infra.function import FanoutFunction, FunctionProps
+from infra.secret_sources import SecretSources
 from infra.settings import ChannelConfig
 
 RETENTION = Duration.days(14)  # SQS's maximum: a stuck channel loses nothing for two weeks
@@ -26,8 +27,7 @@ class ChannelPipelineProps:
     name_prefix: str
     task_table_name: str
     ledger_table_name: str
-    github_token_secret_arn: str | None = None
-    slack_secret_prefix: str = consumer_settings.DEFAULT_SLACK_SECRET_PREFIX
+    secrets: SecretSources = field(default_factory=SecretSources)  # read by the channels' infra hooks
     github_web_url: str = consumer_settings.DEFAULT_GITHUB_WEB_URL  # validated by FanoutProps
 
 
@@ -43,6 +43,7 @@ class ChannelPipeline(Construct):
         channel = props.channel
         settings = channel.spec.validate(channel.settings)
         self.channel = channel
+        self.props = props
         queue_name = registry.queue_name(props.name_prefix, channel.name)
         # The DLQ may only be redriven from its own source queue. Its ARN is built from the fixed name, not
         # referenced, because the source queue already references the DLQ (redrive policy): no cycle.
@@ -89,12 +90,7 @@ class ChannelPipeline(Construct):
             task_table=props.task_table_name,
             ledger_table=props.ledger_table_name,
             api_base_url=channel.api_base_url,
-            github_token_secret=props.github_token_secret_arn
-            if channel.name == registry.GITHUB.name
-            else None,
         )
-        if channel.name == registry.SLACK.name:
-            environment[consumer_settings.ENV_SLACK_SECRET_PREFIX] = props.slack_secret_prefix
         # Every channel renders PR links, and only on the configured GitHub host (GitHub Enterprise too).
         environment[consumer_settings.ENV_GITHUB_WEB_URL] = props.github_web_url
         environment.update(channel.option_environment())  # the registry's options for this channel

@@ -6,27 +6,12 @@ new wildcard anywhere else still fails the checks.
 
 from __future__ import annotations
 
-import re
-
-from aws_cdk import Aspects, IAspect, Token
+from aws_cdk import Aspects, IAspect
 from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import IConstruct
 
-from fanout import registry
 from infra.function import FanoutFunction
 from infra.notifications import FanoutNotifications
-
-
-# How cdk-nag names the Slack secret pattern of FanoutNotifications.slack_secret_arn_pattern(): partition,
-# region and account are tokens in an environment-agnostic stack and literals once the CLI resolves them.
-def slack_secret_finding(prefix: str) -> RegexAppliesTo:
-    return RegexAppliesTo(
-        regex=(
-            r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):secretsmanager:(<AWS::Region>|[a-z0-9-]+):"
-            r"(<AWS::AccountId>|\d{12}):secret:" + re.escape(prefix).replace("/", r"\/") + r"\*$/"
-        )
-    )
-
 
 RUNTIME_REASON = (
     "Python 3.13 is the runtime the Lambda code, its pinned dependencies (pyproject requires-python <3.14) and "
@@ -60,26 +45,6 @@ def suppress_acknowledged_findings(notifications: FanoutNotifications) -> None:
         "stream poller calls it; every other stream action is scoped to the events stream ARN.",
         applies_to=["Resource::*"],
     )
-    slack = n.pipelines.get(registry.SLACK.name)
-    if slack is not None:
-        _suppress(
-            slack.role,
-            "AwsSolutions-IAM5",
-            f"Read-only GetSecretValue on {n.props.slack_secret_prefix}*: one secret per Slack workspace is "
-            f"created at onboarding ({n.props.slack_secret_prefix}<team_id>), so the set of secret names is not "
-            "known at deploy time; the prefix (fanout:slackSecretPrefix) is the platform's naming contract.",
-            applies_to=[slack_secret_finding(n.props.slack_secret_prefix)],
-        )
-    github = n.pipelines.get(registry.GITHUB.name)
-    wildcards = [p for p in n.github_secret_arns() if not Token.is_unresolved(p) and "*" in p]
-    if github is not None and wildcards:
-        _suppress(
-            github.role,
-            "AwsSolutions-IAM5",
-            "Read-only GetSecretValue on the per-repository GitHub token secret patterns the operator listed "
-            "in fanout:githubTokenSecretArnPatterns (a task names its token secret at run time).",
-            applies_to=[f"Resource::{p}" for p in wildcards],  # operator-given literals, exact
-        )
 
 
 def suppress_operator_findings(role: IConstruct) -> None:

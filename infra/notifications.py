@@ -10,25 +10,21 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from aws_cdk import Annotations, ArnFormat, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from fanout import registry
 from infra.channel_pipeline import ChannelPipeline, ChannelPipelineProps
 from infra.ledger import DeliveryLedger
 from infra.observability import AlarmTopic, Observability
 from infra.packaging import build_asset
 from infra.platform_tables import PlatformTables
 from infra.router import Router, RouterProps
+from infra.secret_sources import SecretSources
 from infra.settings import ChannelConfig, FanoutProps
-
-SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
-# Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
-SECRET_SUFFIX = "-??????"
 
 # What the operations CLI does (fanout/ops): `status` reads queue attributes, samples the queue's oldest
 # message (receive, then give back), reads the event source mapping and, when deployed, CloudWatch's
@@ -112,6 +108,12 @@ class FanoutNotifications(Construct):
         ledger = DeliveryLedger(self, "Ledger")
         self.ledger_table: dynamodb.Table = ledger.table
 
+        secrets = SecretSources(
+            slack_prefix=p.slack_secret_prefix,
+            github_default_arn=p.github_token_secret_arn,
+            github_default_name=p.github_token_secret_name,
+            github_arn_patterns=tuple(p.github_token_secret_arn_patterns),
+        )
         self.pipelines: dict[str, ChannelPipeline] = {}
         for channel in p.channels:
             pipeline = ChannelPipeline(
@@ -123,15 +125,12 @@ class FanoutNotifications(Construct):
                     name_prefix=prefix,
                     task_table_name=self.task_table.table_name,
                     ledger_table_name=self.ledger_table.table_name,
-                    # The consumer reads its default token secret by ARN or by name alike.
-                    github_token_secret_arn=p.github_token_secret_arn or p.github_token_secret_name,
-                    slack_secret_prefix=p.slack_secret_prefix,
+                    secrets=secrets,
                     github_web_url=p.github_web_url,
                 ),
             )
             ledger.grant_consumer(pipeline.role, channel.spec)
             tables.grant_task_access(pipeline.role, channel.spec)
-            self._grant_secrets(channel.name, pipeline.role)
             if channel.spec.infra_hook:  # what the channel's registry entry says it needs beyond the above
                 _hook(channel.spec.infra_hook)(pipeline, channel)
             self.pipelines[channel.name] = pipeline
@@ -160,40 +159,6 @@ class FanoutNotifications(Construct):
         )
         self.alarms = observability.alarms
         self.dashboard = observability.dashboard
-
-    def slack_secret_arn_pattern(self) -> str:
-        """`arn:...:secret:bgagent/slack/*`: one secret per Slack workspace, created at onboarding."""
-        return Stack.of(self).format_arn(
-            service="secretsmanager",
-            resource="secret",
-            resource_name=f"{self.props.slack_secret_prefix}*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-
-    def github_secret_arns(self) -> list[str]:
-        """The default token secret plus the allowed per-repo secret ARN patterns."""
-        arns = [self.props.github_token_secret_arn] if self.props.github_token_secret_arn else []
-        if self.props.github_token_secret_name:
-            arns.append(
-                Stack.of(self).format_arn(
-                    service="secretsmanager",
-                    resource="secret",
-                    resource_name=f"{self.props.github_token_secret_name}{SECRET_SUFFIX}",
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                )
-            )
-        return arns + list(self.props.github_token_secret_arn_patterns)
-
-    def _github_secrets_or_warning(self) -> list[str]:
-        resources = self.github_secret_arns()
-        if not resources:
-            Annotations.of(self).add_warning_v2(
-                "fanout:githubTokenSecret",
-                "the GitHub consumer may read no token secret: set fanout:githubTokenSecretArn or "
-                "fanout:githubTokenSecretName (and optionally fanout:githubTokenSecretArnPatterns) or every "
-                "GitHub delivery fails as a configuration error",
-            )
-        return resources
 
     def grant_operate(self, grantee: iam.IGrantable) -> None:
         """What the operations CLI needs against this deployment (status, dlq peek, dlq redrive, channel
@@ -228,17 +193,3 @@ class FanoutNotifications(Construct):
         ]
         for statement in statements:
             grantee.grant_principal.add_to_principal_policy(statement)
-
-    def _grant_secrets(self, channel: str, role: iam.IRole) -> None:
-        # The secrets each channel's consumer reads: one entry per channel that reads any (a new channel
-        # adds its own), so nothing here branches on a channel's name.
-        readers = {
-            registry.SLACK.name: lambda: [self.slack_secret_arn_pattern()],
-            registry.GITHUB.name: self._github_secrets_or_warning,
-        }
-        reader = readers.get(channel)
-        resources = reader() if reader is not None else []
-        if resources:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(actions=list(SECRET_READ_ACTIONS), resources=resources)
-            )
