@@ -4,9 +4,6 @@ Cognito, its alarms, and the settings synth refuses."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +15,10 @@ from fanout import registry
 from fanout.registry import InvalidChannelSettings
 from infra.settings import FanoutProps, cdk_json_context
 
+from .app_process import run_app
 from .conftest import EMAIL_SENDER, NAME_PREFIX, Synthesized, SynthFactory, actions_of, statements
 
 pytestmark = pytest.mark.cdk
-ROOT = Path(__file__).resolve().parents[2]
 POOL_ID = "us-east-1_AbCdEf123"
 CONFIGURATION_SET = "fanout-events"
 
@@ -226,22 +223,7 @@ def test_synth_refuses_email_settings_that_would_deploy_and_misbehave(
 
 
 def test_app_exits_with_one_line_when_email_is_enabled_without_a_sender(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-        "CDK_OUTDIR": str(tmp_path),
-        "CDK_CONTEXT_JSON": json.dumps({"fanout:email:enabled": "true"}),
-    }
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    result = run_app(tmp_path, {"fanout:email:enabled": "true"})
     assert result.returncode == 1
     assert "fanout: cannot synthesize: invalid settings for channel email" in result.stderr
     assert "fanout:email:from is required" in result.stderr
