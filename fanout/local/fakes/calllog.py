@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Call:
     inside_own_retry_after: bool = False  # ... announced to this very container
     url: str | None = None  # as the caller addressed it (host and query), to check where a client went
     headers: Mapping[str, str] = field(default_factory=dict)  # the request's, lower-case names
+    params: Mapping[str, Any] = field(default_factory=dict)  # Slack: query and body as sent (JSON typed)
 
     @property
     def ok(self) -> bool:

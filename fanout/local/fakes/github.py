@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urlencode
 
 from fanout.local.fakes.calllog import Call, CallLog, RetryAfterWindows
 from fanout.local.fakes.faults import FaultKind, FaultSchedule
@@ -196,7 +195,7 @@ class GitHubFake:
                     fault=fault_name,
                     inside_retry_after=inside,
                     inside_own_retry_after=inside_own,
-                    url=_url(request),
+                    url=request.url,
                     headers=dict(request.headers),
                 )
             )
@@ -308,11 +307,6 @@ def _route(method: str, path: str) -> tuple[str, re.Match[str] | None]:
         if route_method == method and (match := pattern.match(path)):
             return name, match
     return f"{method} {path}", None
-
-
-def _url(request: Request) -> str:
-    query = f"?{urlencode(request.query, doseq=True)}" if request.query else ""
-    return f"http://{request.headers.get('host', '127.0.0.1')}{request.path}{query}"
 
 
 def _int(query: Any, name: str, default: int) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 # Set by the local runtime's HTTP transport on every provider call, so a fake knows which emulated
 # Lambda container made it (a real provider ignores it).
@@ -50,6 +50,12 @@ class Request:
         return token.strip() or None if scheme.lower() in {"bearer", "token"} else None
 
     @property
+    def url(self) -> str:
+        """As the caller addressed it (host, path and query; http, the scheme a stand-in serves)."""
+        query = f"?{urlencode(self.query, doseq=True)}" if self.query else ""
+        return f"http://{self.headers.get('host', '127.0.0.1')}{self.path}{query}"
+
+    @property
     def container(self) -> str | None:
         return self.headers.get(CONTAINER_HEADER)
 
@@ -57,10 +63,18 @@ class Request:
 @dataclass
 class Response:
     status: int = 200
-    body: Any = None
+    body: Any = None  # JSON-serialised, except bytes, sent as they are (set the content-type header)
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering (a request taken, its answer lost)
     timeout: bool = False  # with drop, under MockTransport: the client sees a read timeout, not a close
+    # with drop, under MockTransport: the client sees a refused connection (httpx.ConnectError); a
+    # server cannot refuse a connection it already accepted, so over HTTP this is a plain drop
+    refused: bool = False
+
+    def payload(self) -> bytes:
+        if self.body is None:
+            return b""
+        return self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
 
 
 class App(Protocol):
@@ -116,7 +130,7 @@ def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.close()
                 return
-            payload = b"" if response.body is None else json.dumps(response.body).encode()
+            payload = response.payload()
             self.send_response(response.status)
             headers = {"content-type": "application/json; charset=utf-8", **response.headers}
             for name, value in headers.items():

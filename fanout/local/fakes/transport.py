@@ -5,7 +5,6 @@ The same app object the local runtime serves over HTTP with `HttpFake`; only the
 
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qs
 
 import httpx
@@ -27,11 +26,12 @@ def mock_transport(app: App) -> httpx.MockTransport:
             )
         )
         if answer.drop:
+            if answer.refused:
+                raise httpx.ConnectError("stand-in: connection refused", request=request)
             if answer.timeout:
                 raise httpx.ReadTimeout("stand-in: the answer never came", request=request)
             raise httpx.RemoteProtocolError("stand-in: connection closed unanswered", request=request)
-        content = b"" if answer.body is None else json.dumps(answer.body).encode()
         headers = {"content-type": "application/json; charset=utf-8", **answer.headers}
-        return httpx.Response(answer.status, content=content, headers=headers)
+        return httpx.Response(answer.status, content=answer.payload(), headers=headers)
 
     return httpx.MockTransport(handle)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from freezegun import freeze_time
 
 from consumers.github.tokens import NO_TOKEN, TOKEN_MAX_AGE_S, Credential, TokenSource, parse_secret
 from consumers.runtime.outcomes import Retry, Terminal
+from tests.consumers.secrets import CountingSecrets, ThrottledSecrets
 
 
 @pytest.mark.parametrize(
@@ -29,21 +28,6 @@ from consumers.runtime.outcomes import Retry, Terminal
 )
 def test_parse_secret(secret: str, token: str | None) -> None:
     assert parse_secret(secret) == token
-
-
-class CountingSecrets:
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.reads = 0
-
-    def get_secret_value(self, **kwargs: Any) -> Any:
-        self.reads += 1
-        return self.client.get_secret_value(**kwargs)
-
-
-@pytest.fixture
-def secrets(aws_client: Callable[[str], Any]) -> CountingSecrets:
-    return CountingSecrets(aws_client("secretsmanager"))
 
 
 def test_a_rotated_token_is_used_once_the_max_age_passed_without_a_401(
@@ -95,9 +79,5 @@ def test_a_missing_or_empty_secret_is_terminal(
 
 
 def test_a_throttled_read_is_a_retry() -> None:
-    class Throttled:
-        def get_secret_value(self, **kwargs: Any) -> Any:
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "GetSecretValue")
-
-    outcome = TokenSource(Throttled(), "s").get("s")  # type: ignore[arg-type]
+    outcome = TokenSource(ThrottledSecrets(), "s").get("s")  # type: ignore[arg-type]
     assert outcome == Retry(None, "secret_read_failed:ThrottlingException")

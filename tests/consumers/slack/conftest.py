@@ -1,5 +1,5 @@
-"""Fixtures for the Slack channel: a task table and bot-token secrets on the moto server, a stateful fake
-Slack behind httpx.MockTransport, a settable clock, a DynamoDB client that throttles on demand, and logs."""
+"""Fixtures for the Slack channel: a task table and bot-token secrets on the moto server, the Slack
+stand-in the local runtime serves (fanout/local/fakes/slack.py) behind httpx.MockTransport, a settable clock, a DynamoDB client that throttles on demand, and logs."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ from consumers.runtime.settings import ConsumerSettings
 from consumers.slack.channel import SlackChannel
 from fanout.dynamo import from_item, to_attribute
 from fanout.events import TaskEvent
+from fanout.local.fakes.slack import SlackFake
+from fanout.local.fakes.transport import mock_transport
 from tests.clock import FakeClock
 from tests.consumers.steps import run_message
 
-from .fake_slack import FakeSlack
-
-BASE_URL = "https://slack.test/api"
+BASE_URL = "http://slack.test/api"  # the stand-in's scheme: a call's logged url is the exact one
 TOKEN = "xoxb-1111-valid-token"
 _ids = itertools.count(1)
 
@@ -78,7 +78,7 @@ class SlackEnv:
     dynamodb: FlakyDynamo
     secrets: Any
     clock: FakeClock
-    slack: FakeSlack
+    slack: SlackFake
     channel: SlackChannel
     log: io.StringIO
     settings: ConsumerSettings
@@ -165,10 +165,8 @@ def make_slack_env(
         if secret is not None:
             secrets.create_secret(Name=f"{prefix}{team}", SecretString=secret)
         clock = FakeClock()
-        slack = FakeSlack(clock)
-        for token in slack_tokens:
-            slack.tokens[token] = team
-        http = httpx.Client(transport=slack.transport)
+        slack = SlackFake(tokens=dict.fromkeys(slack_tokens, team), clock=clock)
+        http = httpx.Client(transport=mock_transport(slack))
         opened.append(http)
         clients = Clients(sqs=aws_client("sqs"), dynamodb=dynamodb, secrets=secrets, http=http)  # type: ignore[arg-type]
         settings = ConsumerSettings(

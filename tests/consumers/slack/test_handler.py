@@ -16,10 +16,10 @@ from consumers.runtime.clients import Clients
 from consumers.runtime.lambda_entry import ConsumerHandler, make_handler
 from consumers.slack.channel import SlackChannel, build_slack_channel
 from fanout.events import TaskEvent
+from fanout.local.fakes.slack_faults import CallFault
 from fanout.registry import LEDGER_PARTITION_KEY
 
 from .conftest import SlackEnv, make_event
-from .fake_slack import Fault
 
 
 class RecordingSQS:
@@ -153,14 +153,14 @@ def test_a_crash_between_the_post_and_the_ledger_completion_posts_exactly_once(p
 
     failed = pipeline.run_batch()
     assert len(failed) == 1
-    assert len(env.slack.posted()) == 1
+    assert len(env.slack.messages()) == 1
 
     env.clock.advance(3600)
     pipeline.make_visible(failed)
     assert pipeline.run_batch() == []
     assert "conversations.replies" in env.slack.methods()  # the second attempt looked before posting
     assert env.slack.methods().count("chat.postMessage") == 1
-    assert len(env.slack.posted()) == 1
+    assert len(env.slack.messages()) == 1
     assert pipeline.handler.stats.delivered == 1
 
 
@@ -176,7 +176,7 @@ def test_a_whole_task_through_the_queue_leaves_one_terminal_message(pipeline: Pi
     ]:
         pipeline.send(make_event(task_id, event_type, **meta))
     assert pipeline.run_batch() == []
-    texts = [m.text.split("\n")[0] for m in env.slack.posted()]
+    texts = [m.text.split("\n")[0] for m in env.slack.messages()]
     assert texts == [
         ":rocket: *Task submitted* for `acme/widgets`",
         ":rotating_light: *Agent error* during `acme/widgets`",
@@ -189,7 +189,9 @@ def test_a_whole_task_through_the_queue_leaves_one_terminal_message(pipeline: Pi
 def test_429_retry_after_30_holds_the_workspace_without_calling_slack(pipeline: Pipeline) -> None:
     env = pipeline.env
     first, second = env.put_task(), env.put_task()
-    env.slack.fail("chat.postMessage", Fault(status=429, error="ratelimited", headers={"Retry-After": "30"}))
+    env.slack.fail(
+        "chat.postMessage", CallFault(status=429, error="ratelimited", headers={"Retry-After": "30"})
+    )
     pipeline.send(make_event(first, "task_created"))
     pipeline.send(make_event(second, "task_created"))
 

@@ -3,29 +3,30 @@ nothing is posted twice, and a task shows at most one terminal message and one a
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
-import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.runtime.outcomes import Delivered, Skipped, Terminal
 from fanout import event_types as et
+from fanout.local.fakes.slack_faults import CallFault
 
 from .conftest import SlackEnv, make_event
-from .fake_slack import Fault
 
 FAULTS = {
     "none": None,
-    "429": Fault(status=429, error="ratelimited", headers={"Retry-After": "3"}),
-    "503 before": Fault(status=503),
-    "502 after": Fault(status=502, applied=True),
-    "fatal_error after": Fault(error="fatal_error", applied=True),
-    "internal_error before": Fault(error="internal_error"),
-    "timeout after": Fault(exception=httpx.ReadTimeout, applied=True),
-    "connect error": Fault(exception=httpx.ConnectError),
-    "channel_not_found": Fault(error="channel_not_found"),
+    "429": CallFault(status=429, error="ratelimited", headers={"Retry-After": "3"}),
+    "503 before": CallFault(status=503),
+    "502 after": CallFault(status=502, applied=True),
+    "fatal_error after": CallFault(error="fatal_error", applied=True),
+    "internal_error before": CallFault(error="internal_error"),
+    "timeout after": CallFault(lost="timeout", applied=True),
+    "connect error": CallFault(lost="refused"),
+    "channel_not_found": CallFault(error="channel_not_found"),
 }
+_examples = itertools.count()
 EVENT_TYPES = [et.AGENT_ERROR, *sorted(et.TERMINAL)]
 faults = st.tuples(st.sampled_from(sorted(FAULTS)), st.booleans(), st.booleans())
 # (Slack fault on the first post, throttle the first task-table write, crash before the ledger completes)
@@ -46,7 +47,7 @@ def test_random_sequences_never_post_twice_and_never_lose_a_message(
     started: tuple[str, bool, bool],
     steps: list[tuple[str, tuple[str, bool, bool]]],
 ) -> None:
-    channel = f"C{len(slack_env.slack.messages)}X"
+    channel = f"C{next(_examples)}X"  # a channel of its own for each example
     thread = slack_env.slack.seed(channel) if mention else None
     meta = {"slack_channel_id": channel, **({"slack_thread_ts": thread} if thread else {})}
     task_id = slack_env.put_task(meta=meta)
@@ -67,7 +68,7 @@ def test_random_sequences_never_post_twice_and_never_lose_a_message(
         if crash and isinstance(first, Delivered):  # the ledger never heard: the claim expires, reconcile
             first = slack_env.run(event, reconcile=True)
         outcome = slack_env.settle(event, first, attempts=4)
-        slack_env.slack.faults.clear()
+        slack_env.slack.scripted.clear()
         slack_env.dynamodb.heal()
         outcomes[event.event_id] = outcome
         assert isinstance(outcome, Delivered | Skipped | Terminal), (event_type, fault_name, outcome)
@@ -89,7 +90,7 @@ def test_random_sequences_never_post_twice_and_never_lose_a_message(
             else:
                 assert outcome == Terminal("channel_not_found")
 
-    ours = [m for m in slack_env.slack.posted(include_deleted=True) if m.channel == channel and m.metadata]
+    ours = [m for m in slack_env.slack.messages(include_deleted=True) if m.channel == channel and m.metadata]
     per_event = Counter(m.metadata["event_payload"]["event_id"] for m in ours if m.metadata)
     assert all(n == 1 for n in per_event.values()), per_event  # nothing was ever posted twice
     delivered = {e for e, o in outcomes.items() if isinstance(o, Delivered)}

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from consumers.runtime.outcomes import Retry
 from consumers.slack.tokens import BotToken, NoToken, TokenSource, parse_secret
 from tests.clock import FakeClock
+from tests.consumers.secrets import CountingSecrets, ThrottledSecrets
 
 
 @pytest.mark.parametrize(
@@ -24,21 +24,6 @@ from tests.clock import FakeClock
 )
 def test_parse_secret(secret: str, token: str | None) -> None:
     assert parse_secret(secret) == token
-
-
-class CountingSecrets:
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.reads = 0
-
-    def get_secret_value(self, **kwargs: Any) -> Any:
-        self.reads += 1
-        return self.client.get_secret_value(**kwargs)
-
-
-@pytest.fixture
-def secrets(aws_client: Callable[[str], Any]) -> CountingSecrets:
-    return CountingSecrets(aws_client("secretsmanager"))
 
 
 def test_token_is_cached_and_refresh_reads_again(
@@ -78,11 +63,5 @@ def test_a_secret_without_a_token_is_no_token(
 
 
 def test_a_throttled_read_is_a_retry(unique_name: Callable[[str], str]) -> None:
-    from botocore.exceptions import ClientError
-
-    class Throttled:
-        def get_secret_value(self, **kwargs: Any) -> Any:
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "GetSecretValue")
-
-    outcome = TokenSource(Throttled(), "p/", FakeClock()).get("T3")  # type: ignore[arg-type]
+    outcome = TokenSource(ThrottledSecrets(), "p/", FakeClock()).get("T3")  # type: ignore[arg-type]
     assert outcome == Retry(None, "secret_read_failed:ThrottlingException")

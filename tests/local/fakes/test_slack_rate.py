@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from fanout.local.fakes import slack as slack_module
 from fanout.local.fakes.server import CONTAINER_HEADER
 from fanout.local.fakes.slack import RATE_LIMIT_FAULT, SlackFake
 
@@ -17,13 +16,14 @@ RatedSlack = Callable[..., tuple[SlackFake, SimpleNamespace, Callable[..., httpx
 
 
 @pytest.fixture
-def rated_slack(served: Callable[[Any], str], monkeypatch: pytest.MonkeyPatch) -> RatedSlack:
+def rated_slack(served: Callable[[Any], str]) -> RatedSlack:
     """Factory: a SlackFake with `rate_per_s`, its clock (set `clock.now`), and `post(token, container)`."""
 
     def make(rate_per_s: float | None) -> tuple[SlackFake, SimpleNamespace, Callable[..., httpx.Response]]:
         clock = SimpleNamespace(now=1_000.0)
-        monkeypatch.setattr(slack_module, "time", SimpleNamespace(time=lambda: clock.now))
-        fake = SlackFake(tokens={"xoxb-a": "TA", "xoxb-b": "TB"}, rate_per_s=rate_per_s)
+        fake = SlackFake(
+            tokens={"xoxb-a": "TA", "xoxb-b": "TB"}, rate_per_s=rate_per_s, clock=lambda: clock.now
+        )
         base = served(fake)
 
         def post(
