@@ -9,8 +9,10 @@ runner, waits until up says the stream is read and every queue is empty (or the 
 reports exactly the work its own events caused, as up's containers counted it per event id
 (fanout/local/tally.py), with the queues' depths read from the endpoint.
 
-What cannot be rehearsed this way is refused before anything is written (exit 2): faults and other
-provider URLs (up's stand-ins and functions are fixed) and channel settings other than the deployed ones.
+A scenario's faults join up's stand-ins' schedule (fanout/local/up_faults.py) and its Slack seeds up's
+Slack stand-in. What cannot be rehearsed this way is refused before anything is written (exit 2): other
+provider URLs (up's functions call up's stand-ins), faults for a stand-in up does not serve, and channel
+settings other than the deployed ones.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from fanout import registry
 from fanout.local import up_registry
 from fanout.local.endpoint import AwsEndpoint
 from fanout.local.events_file import PutEvent, QueueMessage, Step, event_count
+from fanout.local.fakes.faults import Fault
 from fanout.local.progress import Progress
 from fanout.local.provision import ChannelResources, Resources, ensure_secret
 from fanout.local.report import ChannelTotals, build_report, summary_table, write_report
@@ -37,6 +40,7 @@ from fanout.local.runner import (
     EXIT_DRAINED,
     EXIT_TIMEOUT,
     BadInput,
+    Plan,
     RunOptions,
     RunResult,
     plan_run,
@@ -45,7 +49,9 @@ from fanout.local.runner import (
 )
 from fanout.local.runtime import DRAIN_CHECK_S, DRAIN_CONFIRMATIONS
 from fanout.local.standins import STAND_INS, given_secrets
+from fanout.local.tally import summed
 from fanout.local.up_control import UpClient
+from fanout.local.up_faults import fault_to_json
 from fanout.local.writer import Writer
 
 
@@ -71,7 +77,7 @@ def run_or_attach(options: RunOptions, *, attach: bool = True) -> RunResult | At
             f"attach to it: {'; '.join(problems)} (or use an endpoint without `local up`)"
         )
     try:
-        return run_attached(options, plan.steps, plan.seeds, client, info)
+        return run_attached(options, plan, client, info)
     finally:
         client.close()
 
@@ -98,16 +104,22 @@ def find_up(endpoint: str) -> tuple[UpClient, dict[str, Any]] | None:
 
 def attach_problems(
     options: RunOptions,
-    faults: Sequence[Any],
+    faults: Sequence[Fault],
     settings: Mapping[str, registry.ChannelSettings],
     info: Mapping[str, Any],
 ) -> list[str]:
     problems = []
     if options.slack_url or options.github_url:
         problems.append("--slack-url/--github-url cannot apply: up's functions call up's stand-ins")
-    if faults:
-        kinds = ", ".join(sorted({str(getattr(f, "kind", f)) for f in faults}))
-        problems.append(f"the input injects faults ({kinds}) into stand-ins that up owns")
+    served = set(info.get("stand_ins") or [])
+    unserved = sorted(
+        str(fault.kind)
+        for fault in faults
+        for name, stand_in in STAND_INS.items()
+        if stand_in.only_with_faults and fault.kind in stand_in.only_with_faults and name not in served
+    )
+    if unserved:
+        problems.append(f"faults for a stand-in up does not serve ({', '.join(unserved)})")
     deployed = {name: spec.settings for name, spec in registry.CHANNELS.items()}
     changed = sorted(name for name, value in settings.items() if deployed.get(name) != value)
     if changed:
@@ -124,9 +136,8 @@ def run_keys(steps: Sequence[Step]) -> list[str]:
     return keys + [step.dedup_id for step in steps if isinstance(step, QueueMessage)]
 
 
-def run_attached(
-    options: RunOptions, steps: Sequence[Step], seeds: Sequence[Any], up: UpClient, info: Mapping[str, Any]
-) -> AttachedResult:
+def run_attached(options: RunOptions, plan: Plan, up: UpClient, info: Mapping[str, Any]) -> AttachedResult:
+    steps = plan.steps
     console = options.console or Console(stderr=False)
     resources = resources_from(info)
     endpoint = AwsEndpoint(options.aws_endpoint).start()
@@ -135,7 +146,7 @@ def run_attached(
     channels = list(info.get("channels") or resources.channels)
     try:
         _provide_secrets(secrets, steps, info, up)
-        up.seed_slack(asdict(seed) for seed in seeds)
+        up.seed_slack(asdict(seed) for seed in plan.seeds)
     except (ClientError, BotoCoreError) as exc:
         raise BadInput(
             f"cannot write to {endpoint.url}: {exc} (use the credentials `fanout local up` printed)"
@@ -150,11 +161,23 @@ def run_attached(
     )
     total = event_count(steps)
 
+    lost: list[str] = []  # up stopped answering: the run cannot know what happened, it ends undrained
+
+    baseline = up.tally(keys)  # what keys an earlier run used too already counted
+
+    def counts_or_none() -> dict[str, dict[str, Any]]:
+        try:
+            return summed(up.tally(keys), baseline)
+        except httpx.HTTPError as exc:
+            lost.append(f"`fanout local up` (pid {info.get('pid')}) stopped answering: {exc}")
+            return {}
+
     def snapshot() -> dict[str, Any]:
-        return _snapshot(up.tally(keys), writer.state.events_written, total)
+        return _snapshot(counts_or_none() if not lost else {}, writer.state.events_written, total)
 
     stop = threading.Event()
     deadline = time.monotonic() + options.timeout_s
+    up.add_faults(fault_to_json(fault) for fault in plan.faults)  # their timeline starts now, as alone
     started = time.time()
     drained, denied = False, list[str]()
     thread = threading.Thread(target=writer.run, args=(stop,), name="writer", daemon=True)
@@ -164,12 +187,16 @@ def run_attached(
             progress.tick()
             thread.join(0.25)
         finished_at = writer.state.finished_at
-        if finished_at is not None and writer.state.error is None:
-            drained, denied = wait_drained(up, finished_at, deadline, progress.tick)
+        if finished_at is not None and writer.state.error is None and not lost:
+            try:
+                drained, denied = wait_drained(up, finished_at, deadline, progress.tick)
+            except httpx.HTTPError as exc:
+                lost.append(f"`fanout local up` (pid {info.get('pid')}) stopped answering: {exc}")
     stop.set()
     thread.join(timeout=5)
     wall = time.time() - started
-    counts = up.tally(keys)
+    counts = counts_or_none()
+    drained = drained and not lost
     totals = {name: _totals(counts.get(name, {}), sqs, resources.channels[name]) for name in channels}
     report = build_report(
         events_written=writer.state.events_written,
@@ -188,6 +215,7 @@ def run_attached(
             "counted_keys": len(keys),
             "writer_error": writer.state.error,
             "access_denied": denied,
+            "up_error": lost[0] if lost else None,
         },
     )
     if options.report_path is not None:
@@ -196,7 +224,7 @@ def run_attached(
         console.print(summary_table(report, title="fanout local run (attached)"))
         for line in attached_lines(report) + summary_lines(report):
             console.print(line, highlight=False, soft_wrap=True)
-    ok = drained and not denied and writer.state.error is None
+    ok = drained and not denied and writer.state.error is None and not lost
     return AttachedResult(report, EXIT_DRAINED if ok else EXIT_TIMEOUT, int(info.get("pid") or 0))
 
 
@@ -295,14 +323,18 @@ def _totals(counts: Mapping[str, Any], sqs: Any, channel: ChannelResources) -> C
 
 
 def _depth(sqs: Any, queue_url: str) -> int:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
+    """Visible + in flight + delayed; -1 when the endpoint cannot say (it went away with up)."""
+    try:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+    except (BotoCoreError, ClientError):
+        return -1
     return sum(int(v) for v in attributes.values())
 
 

@@ -99,8 +99,11 @@ def run(
         Console(stderr=True).print(f"[red]bad input:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     writer_error = result.report.get("local", {}).get("writer_error")
+    up_error = result.report.get("local", {}).get("up_error")
     if writer_error:
         Console(stderr=True).print(f"the input could not be written: {writer_error}", highlight=False)
+    elif up_error:
+        Console(stderr=True).print(up_error, highlight=False)
     elif result.exit_code:
         Console(stderr=True).print(
             f"timed out after {timeout:g}s with work still queued or in flight", highlight=False

@@ -88,25 +88,39 @@ class EventTally:
         self._local.key = key
 
     # -- reading -------------------------------------------------------------------------------
-    def totals(self, channels: Iterable[str], keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Per channel, the sums over `keys` (latencies as the list of values)."""
+    def entries(self, channels: Iterable[str], keys: Iterable[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per channel, a copy of each key's counts (keys nothing happened for are left out)."""
         wanted = set(keys)
-        result: dict[str, dict[str, Any]] = {}
         with self._lock:
-            for channel in channels:
-                total: dict[str, Any] = {name: 0 for name in (*COUNTERS, "api_calls", "records")}
-                total["latencies_ms"] = []
-                for key in wanted:
-                    entry = self._counts.get((channel, key))
-                    if entry is None:
-                        continue
-                    for name, value in entry.items():
-                        if name == "latencies_ms":
-                            total[name].extend(value)
-                        else:
-                            total[name] += value
-                result[channel] = total
-        return result
+            return {
+                channel: {
+                    key: {**entry, "latencies_ms": list(entry["latencies_ms"])}
+                    for key in wanted
+                    if (entry := self._counts.get((channel, key))) is not None
+                }
+                for channel in channels
+            }
+
+
+def summed(
+    entries: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    baseline: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per channel, the sums over keys of what happened after `baseline` (an earlier `entries`): a key
+    an earlier run used too (a raw message's deduplication id) counts only what happened since."""
+    result: dict[str, dict[str, Any]] = {}
+    for channel, by_key in entries.items():
+        total: dict[str, Any] = {name: 0 for name in (*COUNTERS, "api_calls", "records")}
+        total["latencies_ms"] = []
+        for key, entry in by_key.items():
+            before = (baseline or {}).get(channel, {}).get(key, {})
+            for name, value in entry.items():
+                if name == "latencies_ms":
+                    total[name].extend(value[len(before.get(name, [])) :])
+                else:
+                    total[name] += int(value) - int(before.get(name, 0))
+        result[channel] = total
+    return result
 
 
 class AttributingCounter(CallCounter):

@@ -5,6 +5,11 @@ enforced), stack `fanout-local`, the stand-ins and the pollers. It prints where 
 credentials of the operator role the stack creates (`fanout:operatorRole`, exactly the policy
 `FanoutNotifications.grant_operate` gives) and the operations commands to try, so each runbook can be
 rehearsed on one machine.
+
+A `fanout local run --aws-endpoint URL` against it attaches (fanout/local/attached.py): up serves a small
+control API on 127.0.0.1 (fanout/local/up_control.py) and registers it for its endpoint
+(fanout/local/up_registry.py); the run writes its input, starts no runners, and reads from up exactly the
+work its own events caused.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fanout import registry
-from fanout.local import iam, up_registry
+from fanout.local import iam, up_faults, up_registry
 from fanout.local.deployed import OPERATOR_ROLE_ARN
 from fanout.local.fakes.faults import FaultSchedule
 from fanout.local.provision import PREFIX, Resources, existing_secrets
@@ -126,11 +131,15 @@ def control_hooks(runtime: LocalRuntime, info: UpInfo, learner: SecretLearner) -
     def idle(since: float) -> dict[str, Any]:
         return {"idle": runtime.idle(since), "access_denied": runtime.denials.lines()}
 
+    def add_faults(faults: list[Mapping[str, Any]]) -> int:
+        return up_faults.join(runtime.config.faults, [up_faults.fault_from_json(f) for f in faults])
+
     return ControlHooks(
         info=describe_self,
         learn_secrets=learner.learn_once,
         seed_slack=seed_slack,
-        tally=lambda keys: runtime.tally.totals(channels, keys),
+        add_faults=add_faults,
+        tally=lambda keys: runtime.tally.entries(channels, keys),
         idle=idle,
     )
 

@@ -5,7 +5,8 @@ into the endpoint and asks `up` (never the other way round):
 - `GET  info`          who it is (pid, endpoint, stack), its channels and the stack's resource names;
 - `POST secrets`       read the endpoint's secrets now and teach the stand-ins the tokens (before events);
 - `POST slack-seeds`   messages that exist in Slack before the run (a scenario's @mention);
-- `POST tally`         the counts of the given event ids per channel, as up's containers did the work;
+- `POST faults`        a scenario's faults join up's stand-ins' schedule (fanout/local/up_faults.py);
+- `POST tally`         each given event id's counts per channel, as up's containers did the work;
 - `GET  idle?since=T`  stream read past epoch time T, nothing in flight, every channel queue empty.
 No token or secret value is ever served: only counts, names and URLs.
 """
@@ -33,6 +34,7 @@ class ControlHooks:
     info: Callable[[], Mapping[str, Any]]
     learn_secrets: Callable[[], int]
     seed_slack: Callable[[Iterable[Mapping[str, str]]], int]
+    add_faults: Callable[[list[Mapping[str, Any]]], int]
     tally: Callable[[list[str]], Mapping[str, Any]]
     idle: Callable[[float], Mapping[str, Any]]
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -101,6 +103,11 @@ def _handler_for(hooks: ControlHooks) -> type[BaseHTTPRequestHandler]:
                     self._answer(200, {"learned": hooks.learn_secrets()})
             elif route == "slack-seeds":
                 self._answer(200, {"seeded": hooks.seed_slack(list(body.get("seeds") or []))})
+            elif route == "faults":
+                try:
+                    self._answer(200, {"joined": hooks.add_faults(list(body.get("faults") or []))})
+                except (KeyError, TypeError, ValueError) as exc:
+                    self._answer(400, {"error": f"bad fault: {exc!r}"})
             elif route == "tally":
                 keys = [str(k) for k in body.get("keys") or []]
                 self._answer(200, {"channels": dict(hooks.tally(keys))})
@@ -146,8 +153,12 @@ class UpClient:
     def seed_slack(self, seeds: Iterable[Mapping[str, str]]) -> int:
         return int(self._post("slack-seeds", {"seeds": [dict(s) for s in seeds]}).get("seeded", 0))
 
-    def tally(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        channels: dict[str, dict[str, Any]] = self._post("tally", {"keys": list(keys)})["channels"]
+    def add_faults(self, faults: Iterable[Mapping[str, Any]]) -> int:
+        return int(self._post("faults", {"faults": [dict(f) for f in faults]}).get("joined", 0))
+
+    def tally(self, keys: Iterable[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per channel, per key: the counts (fanout/local/tally.py `entries`)."""
+        channels: dict[str, dict[str, dict[str, Any]]] = self._post("tally", {"keys": list(keys)})["channels"]
         return channels
 
     def idle(self, since: float) -> dict[str, Any]:
