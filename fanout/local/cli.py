@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from fanout.local.runner import EXIT_BAD_INPUT, BadInput, RunOptions, run_local
+from fanout.local.runner import EXIT_BAD_INPUT, BadInput, RunOptions
 from fanout.local.scenarios import SCENARIOS
 
 # The handlers' own logs and metrics would drown the summary; a local run shows warnings only. Set here,
@@ -58,11 +58,23 @@ def run(
         Path | None, typer.Option("--report", help="write the JSON delivery report here")
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="give up after this many seconds")] = 120.0,
+    attach: Annotated[
+        bool,
+        typer.Option(
+            "--attach/--no-attach",
+            help="with --aws-endpoint run by `fanout local up`: write into it and let its runners work "
+            "(default), or start runners of our own beside them",
+        ),
+    ] = True,
 ) -> None:
     """Write the input, run everything until every queue drained, print a summary, write the report.
 
     Exit status: 0 drained, 1 timed out with work queued or in flight, 2 bad input (nothing written).
+    Against an endpoint a running `fanout local up` serves, the run attaches: no runners of its own, and
+    the report counts exactly what its own events caused.
     """
+    from fanout.local.attached import run_or_attach
+
     for name, value in QUIET_LAMBDA_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     # stdout carries progress and the summary only: the handlers' JSON log lines (and anything else
@@ -82,13 +94,16 @@ def run(
     )
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            result = run_local(options)
+            result = run_or_attach(options, attach=attach)
     except BadInput as exc:
         Console(stderr=True).print(f"[red]bad input:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     writer_error = result.report.get("local", {}).get("writer_error")
+    up_error = result.report.get("local", {}).get("up_error")
     if writer_error:
         Console(stderr=True).print(f"the input could not be written: {writer_error}", highlight=False)
+    elif up_error:
+        Console(stderr=True).print(up_error, highlight=False)
     elif result.exit_code:
         Console(stderr=True).print(
             f"timed out after {timeout:g}s with work still queued or in flight", highlight=False

@@ -85,7 +85,7 @@ class RunResult:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
     title: str
     steps: Sequence[Step]
     faults: tuple[Fault, ...]
@@ -93,7 +93,7 @@ class _Plan:
     settings: dict[str, registry.ChannelSettings]
 
 
-def plan_run(options: RunOptions) -> _Plan:
+def plan_run(options: RunOptions) -> Plan:
     """Resolve and validate the whole input; raises BadInput."""
     if not (math.isfinite(options.timeout_s) and options.timeout_s > 0):
         raise BadInput(f"--timeout must be a positive number of seconds, got {options.timeout_s:g}")
@@ -122,15 +122,15 @@ def plan_run(options: RunOptions) -> _Plan:
     if overrides:
         raise BadInput(f"settings for unknown channels: {', '.join(overrides)}")
     if options.steps is not None:
-        return _Plan("workload", list(options.steps), tuple(options.faults), (), settings)
+        return Plan("workload", list(options.steps), tuple(options.faults), (), settings)
     if options.events_file is not None:
         try:
             steps = load_events_file(options.events_file)
         except EventsFileError as exc:
             raise BadInput(str(exc)) from None
-        return _Plan(str(options.events_file), steps, tuple(options.faults), (), settings)
+        return Plan(str(options.events_file), steps, tuple(options.faults), (), settings)
     faults = scenario.faults + tuple(options.faults)
-    return _Plan(f"scenario {scenario.name}", scenario.steps, faults, scenario.slack_seeds, settings)
+    return Plan(f"scenario {scenario.name}", scenario.steps, faults, scenario.slack_seeds, settings)
 
 
 def _check_writable(path: Path) -> None:

@@ -41,6 +41,7 @@ from fanout.local.report import ChannelTotals
 from fanout.local.scenarios import SlackSeed
 from fanout.local.standins import STAND_INS, StandInOptions, given_secrets
 from fanout.local.synth import ROOT, Synthesized, synthesize
+from fanout.local.tally import AttributingCounter, EventTally, instrument
 from fanout.local.writer import Writer
 
 ChannelFactory = Callable[..., Any]
@@ -114,6 +115,7 @@ class LocalRuntime:
         self.pollers: dict[str, ChannelPoller] = {}
         self.containers: dict[str, list[Any]] = {}
         self.counters: dict[str, containers.CallCounter] = {}
+        self.tally = EventTally()  # per-event counts: what a run attached to `local up` reads
         self.denials = Denials()
         self.timings: dict[str, float] = {}
         self._stop = threading.Event()
@@ -234,7 +236,7 @@ class LocalRuntime:
 
         assert self.resources is not None
         mapping = function.mapping
-        self.counters[name] = containers.CallCounter()
+        self.counters[name] = AttributingCounter(self.tally, name)
         wakeups = VisibilityWakeups()
         session = self._session(function)
         factory = self.config.channel_factories.get(name) or containers.factory_for_handler(function.handler)
@@ -262,7 +264,8 @@ class LocalRuntime:
             mapping_uuid=mapping.uuid,
         )
         clients = [self._client(function, "sqs") for _ in handlers]  # the mapping reads with the role
-        self.pollers[name] = ChannelPoller(source, handlers, clients, wakeups)
+        watched = [instrument(handler, name, self.tally) for handler in handlers]
+        self.pollers[name] = ChannelPoller(source, watched, clients, wakeups)
 
     def _watch_mappings(self, stop: threading.Event) -> None:
         """Enabled or disabled, as `fanout channel pause|resume` sets the deployed mapping."""
