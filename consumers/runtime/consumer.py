@@ -30,6 +30,7 @@ from consumers.runtime.ledger import (
     HeldByOther,
     Ledger,
     LedgerUnavailable,
+    RecordLost,
 )
 from consumers.runtime.outages import ProviderOutages
 from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped, Terminal, UncertainOutcome
@@ -41,6 +42,7 @@ from consumers.runtime.shared_horizons import SharedHorizons
 from consumers.runtime.shared_outages import SharedOutages
 from consumers.runtime.source_queue import SourceQueue
 from consumers.runtime.telemetry import Telemetry
+from consumers.runtime.transactions import Blocked, ClaimGuard
 from fanout.events import MalformedMessage, TaskEvent
 
 __all__ = ["BatchMemory", "Consumer"]
@@ -48,6 +50,7 @@ __all__ = ["BatchMemory", "Consumer"]
 T = TypeVar("T")
 OUT_OF_TIME = "out_of_time"
 OUT_OF_TIME_DELAY_S = 1
+CHANNEL_WRITE = "channel_write"  # the claim's guard that is the channel's `claim_with`
 
 
 class Consumer:
@@ -180,12 +183,17 @@ class Consumer:
                 return self._too_old(message, event, now, error=error)
             delay = self._clamp(hold.wait_s, message, now)
             return Later(delay, hold.reason, hold.kind, limited_key=hold.limited_key)
+        also = []
+        if prepared.claim_with is not None:  # a first attempt takes the channel's slot with its claim
+            also.append(ClaimGuard(CHANNEL_WRITE, {"Update": prepared.claim_with.request()}, fresh_only=True))
         try:
-            claim = self._ledger.claim(event.event_id, now)
+            claim = self._ledger.claim(event.event_id, now, also=also)
         except LedgerUnavailable as exc:
             return self._wait(message, f"ledger_unavailable:{exc}", attempt=message.receive_count)
         if isinstance(claim, AlreadyDone):
             return Done(keys.SKIPPED, "duplicate")
+        if isinstance(claim, Blocked):
+            return self._blocked(message, prepared, claim)
         if isinstance(claim, HeldByOther):
             return Later(self._clamp(claim.expires_at - now, message, now), "claim_held", keys.DEFERRED)
         if budget.attempts_exhausted(claim.attempts, self._settings.max_attempts):
@@ -202,7 +210,8 @@ class Consumer:
             return ToDeadLetter(
                 dlq_attributes.REASON_BUDGET, error, claim.attempts, claim.previous_uncertain, claim
             )
-        return self._attempt(message, prepared, claim)
+        # A fresh claim's transaction applied the channel's write: deliver need not.
+        return self._attempt(message, replace(prepared, claim_with=None) if claim.fresh else prepared, claim)
 
     def _attempt(self, message: QueueMessage, prepared: Prepared, claim: Claimed) -> Disposition:
         unresolved = claim.previous_uncertain
@@ -229,8 +238,18 @@ class Consumer:
     ) -> Disposition:
         now = self._clock()
         if isinstance(outcome, Delivered | Skipped):
+            record = outcome.record if isinstance(outcome, Delivered) else None
             try:
-                self._ledger.complete(event.event_id, now)
+                self._ledger.complete(event.event_id, now, record=record, claim_id=claim.claim_id)
+            except RecordLost:
+                # Another attempt recorded first; the channel says what that makes of this delivery.
+                assert record is not None
+                lost = self._guarded(
+                    record.lost, lambda exc: Retry(None, f"exception:{_describe(exc)}", uncertain=True)
+                )
+                if isinstance(lost, Delivered):
+                    lost = replace(lost, record=None)
+                return self._settle_claimed(message, event, claim, lost, unresolved)
             except LedgerUnavailable as exc:
                 if isinstance(outcome, Skipped):  # nothing was sent; a duplicate just repeats the skip
                     return Done(keys.SKIPPED, outcome.reason)
@@ -326,6 +345,13 @@ class Consumer:
             return self._wait(message, "ledger_complete_failed", attempt=max(1, claim.attempts))
         delay = self._clamp(self._settings.claim_ttl_s, message, now)
         return Later(delay, "ledger_complete_failed", keys.DEFERRED)
+
+    def _blocked(self, message: QueueMessage, prepared: Prepared, blocked: Blocked) -> Disposition:
+        """The claim's transaction was cancelled by one of its guards: nothing was written or sent."""
+        write = prepared.claim_with
+        if blocked.name == CHANNEL_WRITE and write is not None:
+            return self._settle_unclaimed(message, write.lost())
+        raise ValueError(f"the claim was blocked by an unknown guard {blocked.name!r}")
 
     def _settle_unclaimed(self, message: QueueMessage, outcome: Outcome) -> Disposition:
         """An outcome from prepare: no claim was taken and no provider call made."""
