@@ -58,8 +58,8 @@ from consumers.runtime.channel import Prepared  # noqa: E402
 from consumers.runtime.clients import AWS_CONFIG, Clients  # noqa: E402
 from consumers.runtime.lambda_entry import make_handler  # noqa: E402
 from consumers.runtime.outcomes import Delivered  # noqa: E402
-from consumers.runtime.task_writes import apply_alone  # noqa: E402
 from consumers.runtime.settings import ConsumerSettings  # noqa: E402
+from consumers.runtime.task_writes import apply_alone  # noqa: E402
 from consumers.slack.channel import build_slack_channel  # noqa: E402
 from consumers.slack.render import message_metadata, render  # noqa: E402
 from fanout.dynamo import from_item  # noqa: E402
@@ -261,9 +261,9 @@ def reference_run(channel: Any, dynamodb: Any, batches: list[dict[str, Any]]) ->
             if not isinstance(prepared, Prepared):
                 continue
             outcome = channel.deliver(prepared)
-            if isinstance(outcome, Delivered) and outcome.record is not None:
-                if not apply_alone(dynamodb, outcome.record):
-                    outcome = outcome.record.lost()
+            record = outcome.record if isinstance(outcome, Delivered) else None
+            if record is not None and not apply_alone(dynamodb, record):
+                outcome = record.lost()
             if isinstance(outcome, Delivered):
                 delivered += 1
     return delivered
