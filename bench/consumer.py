@@ -59,6 +59,7 @@ from consumers.runtime.clients import AWS_CONFIG, Clients  # noqa: E402
 from consumers.runtime.lambda_entry import make_handler  # noqa: E402
 from consumers.runtime.outcomes import Delivered  # noqa: E402
 from consumers.runtime.settings import ConsumerSettings  # noqa: E402
+from consumers.runtime.task_writes import apply_alone  # noqa: E402
 from consumers.slack.channel import build_slack_channel  # noqa: E402
 from consumers.slack.render import message_metadata, render  # noqa: E402
 from fanout.dynamo import from_item  # noqa: E402
@@ -250,13 +251,20 @@ def run_batches(handler: Any, batches: list[dict[str, Any]], *, allow_retries: b
     return int(handler.stats.delivered - delivered_before)
 
 
-def reference_run(channel: Any, batches: list[dict[str, Any]]) -> int:
-    """The earlier design: each event through the channel inline, prepare then deliver."""
+def reference_run(channel: Any, dynamodb: Any, batches: list[dict[str, Any]]) -> int:
+    """The earlier design: each event through the channel inline, prepare then deliver, and the
+    delivery's bookkeeping write on its own (no ledger to commit it with)."""
     delivered = 0
     for batch in batches:
         for record in batch["Records"]:
             prepared = channel.prepare(TaskEvent.from_body(record["body"]))
-            if isinstance(prepared, Prepared) and isinstance(channel.deliver(prepared), Delivered):
+            if not isinstance(prepared, Prepared):
+                continue
+            outcome = channel.deliver(prepared)
+            record = outcome.record if isinstance(outcome, Delivered) else None
+            if record is not None and not apply_alone(dynamodb, record):
+                outcome = record.lost()
+            if isinstance(outcome, Delivered):
                 delivered += 1
     return delivered
 
@@ -370,8 +378,10 @@ def main() -> None:
 
         # The earlier design, for the same messages: the same channel, inline.
         channel = build_slack_channel(settings, clients, time.time)
-        reference_run(channel, workload(1))
-        counted(REFERENCE_CALLS, lambda b: reference_run(channel, b), workload(args.tasks), None)
+        reference_run(channel, clients.dynamodb, workload(1))
+        counted(
+            REFERENCE_CALLS, lambda b: reference_run(channel, clients.dynamodb, b), workload(args.tasks), None
+        )
     load_after = load_average()
 
     reference = paths[REFERENCE_CALLS]["aws_calls"]

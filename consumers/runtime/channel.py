@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from consumers.runtime.outcomes import Delivered, Outcome
+from consumers.runtime.task_writes import TaskWrite
 from fanout.events import TaskEvent
 
 Clock = Callable[[], float]  # epoch seconds; time.time in Lambda, a fake in tests
@@ -37,6 +38,10 @@ class Prepared:
     task: Mapping[str, Any]  # the task item as plain values (fanout.dynamo.from_item)
     rate_limit_key: str | None = None  # e.g. "slack:T123" or "github:<token fingerprint>"
     extras: Mapping[str, Any] = field(default_factory=dict)  # channel-private data from prepare
+    # A write that must hold before the provider call (a once-only slot). A first attempt's claim
+    # applies it in its transaction and hands deliver a Prepared without it; a Prepared that still
+    # carries it tells deliver to apply it first (task_writes.apply_alone).
+    claim_with: TaskWrite | None = None
 
 
 class Channel(Protocol):

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from consumers.runtime import budget, dlq_attributes
 from consumers.runtime import telemetry as keys
 from consumers.runtime.applying import ERROR_CHARS, Applier, BatchMemory
-from consumers.runtime.backoff import RandomSource, clamp_delay, retry_delay
+from consumers.runtime.backoff import RandomSource
 from consumers.runtime.channel import Channel, Clock, Prepared
 from consumers.runtime.clients import Clients
 from consumers.runtime.dead_letter import DeadLetterQueue
@@ -30,6 +30,7 @@ from consumers.runtime.ledger import (
     HeldByOther,
     Ledger,
     LedgerUnavailable,
+    RecordLost,
 )
 from consumers.runtime.outages import ProviderOutages
 from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped, Terminal, UncertainOutcome
@@ -41,6 +42,8 @@ from consumers.runtime.shared_horizons import SharedHorizons
 from consumers.runtime.shared_outages import SharedOutages
 from consumers.runtime.source_queue import SourceQueue
 from consumers.runtime.telemetry import Telemetry
+from consumers.runtime.transactions import Blocked, ClaimGuard
+from consumers.runtime.waits import MessageWaits
 from fanout.events import MalformedMessage, TaskEvent
 
 __all__ = ["BatchMemory", "Consumer"]
@@ -48,6 +51,7 @@ __all__ = ["BatchMemory", "Consumer"]
 T = TypeVar("T")
 OUT_OF_TIME = "out_of_time"
 OUT_OF_TIME_DELAY_S = 1
+CHANNEL_WRITE = "channel_write"  # the claim's guard that is the channel's `claim_with`
 
 
 class Consumer:
@@ -65,6 +69,7 @@ class Consumer:
         self._clock = clock
         self._telemetry = telemetry
         self._random = random
+        self._waits = MessageWaits(settings, clock, random)
         self._ledger = Ledger(
             clients.dynamodb,
             table=settings.ledger_table,
@@ -107,7 +112,7 @@ class Consumer:
             rate_limits=self.rate_limits,
             telemetry=telemetry,
             clock=clock,
-            wait=lambda message, reason, attempt: self._wait(message, reason, attempt=attempt),
+            wait=lambda message, reason, attempt: self._waits.wait(message, reason, attempt=attempt),
             min_wait_s=settings.min_wait_s,
         )
 
@@ -151,7 +156,7 @@ class Consumer:
             extra.update(task_id=event.task_id, event_id=event.event_id)
         with contextlib.suppress(Exception):
             self._telemetry.logger.exception(key, extra=extra)
-        return self._wait(message, f"runtime_error:{_describe(exc)}", attempt=message.receive_count)
+        return self._waits.wait(message, f"runtime_error:{_describe(exc)}", attempt=message.receive_count)
 
     # -- deciding -----------------------------------------------------------------------------------
 
@@ -174,20 +179,25 @@ class Consumer:
             return self._settle_unclaimed(message, prepared)
         hold = self._guards.hold(prepared.rate_limit_key, now, redelivered=message.receive_count > 1)
         if hold is not None:
-            left = self._budget_left(message, now)
+            left = self._waits.budget_left(message, now)
             if hold.wait_s > left:
                 error = f"{hold.reason}: the key is held for {hold.wait_s:.0f}s, beyond the {left:.0f}s left of the age budget"
                 return self._too_old(message, event, now, error=error)
-            delay = self._clamp(hold.wait_s, message, now)
+            delay = self._waits.clamp(hold.wait_s, message, now)
             return Later(delay, hold.reason, hold.kind, limited_key=hold.limited_key)
+        also = []
+        if prepared.claim_with is not None:  # a first attempt takes the channel's slot with its claim
+            also.append(ClaimGuard(CHANNEL_WRITE, {"Update": prepared.claim_with.request()}, fresh_only=True))
         try:
-            claim = self._ledger.claim(event.event_id, now)
+            claim = self._ledger.claim(event.event_id, now, also=also)
         except LedgerUnavailable as exc:
-            return self._wait(message, f"ledger_unavailable:{exc}", attempt=message.receive_count)
+            return self._waits.wait(message, f"ledger_unavailable:{exc}", attempt=message.receive_count)
         if isinstance(claim, AlreadyDone):
             return Done(keys.SKIPPED, "duplicate")
+        if isinstance(claim, Blocked):
+            return self._blocked(message, prepared, claim)
         if isinstance(claim, HeldByOther):
-            return Later(self._clamp(claim.expires_at - now, message, now), "claim_held", keys.DEFERRED)
+            return Later(self._waits.clamp(claim.expires_at - now, message, now), "claim_held", keys.DEFERRED)
         if budget.attempts_exhausted(claim.attempts, self._settings.max_attempts):
             if claim.previous_uncertain:
                 # The last attempt may have applied its call: find out before saying why the message
@@ -202,7 +212,8 @@ class Consumer:
             return ToDeadLetter(
                 dlq_attributes.REASON_BUDGET, error, claim.attempts, claim.previous_uncertain, claim
             )
-        return self._attempt(message, prepared, claim)
+        # A fresh claim's transaction applied the channel's write: deliver need not.
+        return self._attempt(message, replace(prepared, claim_with=None) if claim.fresh else prepared, claim)
 
     def _attempt(self, message: QueueMessage, prepared: Prepared, claim: Claimed) -> Disposition:
         unresolved = claim.previous_uncertain
@@ -229,8 +240,18 @@ class Consumer:
     ) -> Disposition:
         now = self._clock()
         if isinstance(outcome, Delivered | Skipped):
+            record = outcome.record if isinstance(outcome, Delivered) else None
             try:
-                self._ledger.complete(event.event_id, now)
+                self._ledger.complete(event.event_id, now, record=record, claim_id=claim.claim_id)
+            except RecordLost:
+                # Another attempt recorded first; the channel says what that makes of this delivery.
+                assert record is not None
+                lost = self._guarded(
+                    record.lost, lambda exc: Retry(None, f"exception:{_describe(exc)}", uncertain=True)
+                )
+                if isinstance(lost, Delivered):
+                    lost = replace(lost, record=None)
+                return self._settle_claimed(message, event, claim, lost, unresolved)
             except LedgerUnavailable as exc:
                 if isinstance(outcome, Skipped):  # nothing was sent; a duplicate just repeats the skip
                     return Done(keys.SKIPPED, outcome.reason)
@@ -239,7 +260,7 @@ class Consumer:
                 return Done(keys.SKIPPED, outcome.reason)
             if outcome.rate_limit_key is None:
                 return Done(keys.DELIVERED, outcome.detail)
-            limit = self._window(outcome.after_seconds or 0.0, message, now)  # at least 1 s
+            limit = self._waits.window(outcome.after_seconds or 0.0, message, now)  # at least 1 s
             return Done(keys.DELIVERED, outcome.detail, limited_key=outcome.rate_limit_key, limit_s=limit)
         if isinstance(outcome, Terminal):
             reason = f"{dlq_attributes.TERMINAL_PREFIX}{outcome.reason}"
@@ -254,7 +275,7 @@ class Consumer:
             return ToDeadLetter(dlq_attributes.REASON_UNCERTAIN, error, claim.attempts + 1, False, claim)
         attempts = claim.attempts + (1 if outcome.costs_attempt else 0)
         uncertain = outcome.uncertain or unresolved
-        left = self._budget_left(message, now)
+        left = self._waits.budget_left(message, now)
         if outcome.after_seconds is not None and outcome.after_seconds > left:
             # The provider's own wait (Retry-After, a rate-limit reset) outlasts the message's age budget:
             # waiting would only end in the DLQ later, holding the task's group meanwhile.
@@ -269,9 +290,9 @@ class Consumer:
                 uncertain,
                 claim,
                 limited_key=outcome.rate_limit_key,
-                limit_s=self._window(outcome.after_seconds, message, now),
+                limit_s=self._waits.window(outcome.after_seconds, message, now),
             )
-        delay = self._retry_delay(outcome, message, attempts, now)
+        delay = self._waits.retry_delay(outcome, message, attempts, now)
         if outcome.costs_attempt and budget.attempts_exhausted(attempts, self._settings.max_attempts):
             return ToDeadLetter(
                 dlq_attributes.REASON_BUDGET,
@@ -295,12 +316,14 @@ class Consumer:
             # The claim stays until it expires; coming back earlier would only find it held. The stretch is
             # this message's alone: the rate-limit horizon stays the provider's own wait (`limit_s`).
             self._telemetry.problem("ledger_release_failed", event, str(exc))
-            stretched = max(delay, self._clamp(self._settings.claim_ttl_s, message, now))
+            stretched = max(delay, self._waits.clamp(self._settings.claim_ttl_s, message, now))
             kind = keys.RETRY if outcome.costs_attempt else keys.DEFERRED
-            limit = self._window(outcome.after_seconds or delay, message, now)
+            limit = self._waits.window(outcome.after_seconds or delay, message, now)
             return Later(stretched, outcome.reason, kind, attempts, outcome.rate_limit_key, limit_s=limit)
         kind = keys.RETRY if outcome.costs_attempt else keys.DEFERRED
-        window = None if outcome.after_seconds is None else self._window(outcome.after_seconds, message, now)
+        window = (
+            None if outcome.after_seconds is None else self._waits.window(outcome.after_seconds, message, now)
+        )
         return Later(delay, outcome.reason, kind, attempts, outcome.rate_limit_key, limit_s=window)
 
     def _completion_lost(
@@ -323,9 +346,16 @@ class Consumer:
         except LedgerUnavailable:
             released = False
         if released:
-            return self._wait(message, "ledger_complete_failed", attempt=max(1, claim.attempts))
-        delay = self._clamp(self._settings.claim_ttl_s, message, now)
+            return self._waits.wait(message, "ledger_complete_failed", attempt=max(1, claim.attempts))
+        delay = self._waits.clamp(self._settings.claim_ttl_s, message, now)
         return Later(delay, "ledger_complete_failed", keys.DEFERRED)
+
+    def _blocked(self, message: QueueMessage, prepared: Prepared, blocked: Blocked) -> Disposition:
+        """The claim's transaction was cancelled by one of its guards: nothing was written or sent."""
+        write = prepared.claim_with
+        if blocked.name == CHANNEL_WRITE and write is not None:
+            return self._settle_unclaimed(message, write.lost())
+        raise ValueError(f"the claim was blocked by an unknown guard {blocked.name!r}")
 
     def _settle_unclaimed(self, message: QueueMessage, outcome: Outcome) -> Disposition:
         """An outcome from prepare: no claim was taken and no provider call made."""
@@ -339,7 +369,7 @@ class Consumer:
         if isinstance(outcome, UncertainOutcome):  # prepare sends nothing; kept total all the same
             return ToDeadLetter(dlq_attributes.REASON_UNCERTAIN, outcome.reason, 0, uncertain=False)
         now = self._clock()
-        delay = self._retry_delay(outcome, message, message.receive_count, now)
+        delay = self._waits.retry_delay(outcome, message, message.receive_count, now)
         return Later(delay, outcome.reason, keys.DEFERRED, limited_key=outcome.rate_limit_key)
 
     def _too_old(
@@ -349,12 +379,12 @@ class Consumer:
         try:
             entry = self._ledger.peek(event.event_id)
         except LedgerUnavailable as exc:
-            return self._wait(message, f"ledger_unavailable:{exc}", attempt=message.receive_count)
+            return self._waits.wait(message, f"ledger_unavailable:{exc}", attempt=message.receive_count)
         if entry is not None and entry.state == DONE:
             return Done(keys.SKIPPED, "duplicate")
         if entry is not None and entry.live_claim(now):
             expires = entry.claim_expires_at or now
-            return Later(self._clamp(expires - now, message, now), "claim_held", keys.DEFERRED)
+            return Later(self._waits.clamp(expires - now, message, now), "claim_held", keys.DEFERRED)
         error = error or (entry.last_error if entry else "") or f"older than {self._settings.max_age_s}s"
         attempts = entry.attempts if entry else 0
         uncertain = bool(entry and (entry.uncertain or entry.state == CLAIMED))
@@ -380,41 +410,6 @@ class Consumer:
             key = self._telemetry.key("channel_raised")
             self._telemetry.logger.warning(key, exc_info=True, extra={"event": key})
             return on_error(exc)
-
-    def _retry_delay(self, retry: Retry, message: QueueMessage, attempt: int, now: float) -> int:
-        delay = retry_delay(
-            retry.after_seconds,
-            attempt=max(1, attempt),
-            base_s=self._settings.backoff_base_s,
-            cap_s=self._settings.backoff_cap_s,
-            now=now,
-            first_received_at=message.first_received_or(now),
-            random=self._random,
-        )
-        return self._clamp(delay, message, now)
-
-    def _wait(self, message: QueueMessage, reason: str, *, attempt: int) -> Later:
-        """A backoff wait that costs no attempt."""
-        now = self._clock()
-        delay = self._retry_delay(Retry(None, reason), message, attempt, now)
-        return Later(delay, reason, keys.DEFERRED)
-
-    def _budget_left(self, message: QueueMessage, now: float) -> float:
-        return budget.age_left(
-            now=now, first_received_at=message.first_received_or(now), max_age_s=self._settings.max_age_s
-        )
-
-    def _clamp(self, delay_s: float, message: QueueMessage, now: float) -> int:
-        """A wait as SQS takes it, and never past the message's age budget: it comes back just after the
-        budget ends and is dead-lettered with its reason, instead of holding its group longer."""
-        capped = min(delay_s, self._budget_left(message, now) + 1)
-        return clamp_delay(capped, now=now, first_received_at=message.first_received_or(now))
-
-    def _window(self, seconds: float, message: QueueMessage, now: float) -> int:
-        """A rate-limit window as the key's memory and the shared store keep it: no longer than any
-        message's whole age budget (a 12 h reset would otherwise hold the key past every budget)."""
-        capped = min(seconds, float(self._settings.max_age_s))
-        return clamp_delay(capped, now=now, first_received_at=message.first_received_or(now))
 
 
 def _describe(exc: Exception) -> str:

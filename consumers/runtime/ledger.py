@@ -16,92 +16,53 @@ retry. A failed claim happens before any provider call, so it can never cause a 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consumers.runtime.aws_errors import condition_failed
+from consumers.runtime.ledger_entries import (
+    CLAIMED,
+    DONE,
+    RELEASED,
+    AlreadyDone,
+    Claimed,
+    ClaimResult,
+    HeldByOther,
+    LedgerEntry,
+    LedgerUnavailable,
+    RecordLost,
+)
 from consumers.runtime.settings import DONE_RETENTION_S
+from consumers.runtime.task_writes import TaskWrite
+from consumers.runtime.transactions import Blocked, ClaimGuard, cancellation_reasons, failed_guard
 from fanout.dynamo import from_item
 from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE
+
+__all__ = [
+    "CLAIMED",
+    "DONE",
+    "RELEASED",
+    "AlreadyDone",
+    "Blocked",
+    "ClaimResult",
+    "Claimed",
+    "HeldByOther",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerUnavailable",
+    "RecordLost",
+]
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 else:
     DynamoDBClient = Any
 
-CLAIMED = "claimed"
-RELEASED = "released"
-DONE = "done"
 _MAX_ERROR_CHARS = 500
 _CLAIM_ROUNDS = 3  # each lost race means another attempt changed the item; re-read and decide again
-
-
-class LedgerUnavailable(RuntimeError):
-    """DynamoDB did not answer as needed (throttling, an outage, lasting contention)."""
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """This attempt holds the event. `previous_uncertain`: an earlier attempt may have applied the call
-    (its claim expired, or it released with uncertain=True), so reconcile before sending."""
-
-    claim_id: str
-    previous_uncertain: bool
-    attempts: int  # failed real attempts so far (an expired claim counts as one)
-    first_attempt_at: float
-    last_error: str = ""
-
-
-@dataclass(frozen=True)
-class AlreadyDone:
-    pass
-
-
-@dataclass(frozen=True)
-class HeldByOther:
-    expires_at: float  # when the other attempt's claim expires
-
-
-ClaimResult = Claimed | AlreadyDone | HeldByOther
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    state: str
-    attempts: int
-    uncertain: bool
-    last_error: str
-    claim_expires_at: float | None
-    claim_id: str
-    first_attempt_at: float | None
-
-    def as_claimed(self, now: float) -> Claimed:
-        return Claimed(
-            self.claim_id,
-            previous_uncertain=self.uncertain,
-            attempts=self.attempts,
-            first_attempt_at=self.first_attempt_at if self.first_attempt_at is not None else now,
-            last_error=self.last_error,
-        )
-
-    def live_claim(self, now: float) -> bool:
-        return self.state == CLAIMED and self.claim_expires_at is not None and self.claim_expires_at > now
-
-    @classmethod
-    def from_plain(cls, item: dict[str, Any]) -> LedgerEntry:
-        expires = item.get("claim_expires_at")
-        first = item.get("first_attempt_at")
-        return cls(
-            state=str(item.get("state", "")),
-            attempts=int(item.get("attempts", 0)),
-            uncertain=bool(item.get("uncertain", False)),
-            last_error=str(item.get("last_error", "")),
-            claim_expires_at=float(expires) if expires is not None else None,
-            claim_id=str(item.get("claim_id", "")),
-            first_attempt_at=float(first) if first is not None else None,
-        )
 
 
 class Ledger:
@@ -123,8 +84,12 @@ class Ledger:
     def key(self, event_id: str) -> str:
         return f"{self._channel}#{event_id}"
 
-    def claim(self, event_id: str, now: float) -> ClaimResult:
-        """Take the event for this attempt, when it is absent, released, or its claim has expired."""
+    def claim(self, event_id: str, now: float, *, also: Sequence[ClaimGuard] = ()) -> ClaimResult:
+        """Take the event for this attempt, when it is absent, released, or its claim has expired.
+
+        `also`: items the claim's write carries in one transaction (a channel's once-only slot, a check
+        that no sibling's Retry-After window is open). One whose condition fails blocks the claim: none
+        of the transaction applies and the guard's name comes back as `Blocked`."""
         key = self.key(event_id)
         claim_id = uuid.uuid4().hex
         fresh = {
@@ -134,11 +99,16 @@ class Ledger:
             "uncertain": {"BOOL": False},
         }
         old: LedgerEntry | None = None
-        for _ in range(_CLAIM_ROUNDS):
+        for round_ in range(_CLAIM_ROUNDS):
             if old is None:
-                old = self._put_if_absent(key, fresh)
+                put = self._put_if_absent(key, fresh, also, token=f"{claim_id}p{round_}")
+                if isinstance(put, Blocked):
+                    return put
+                old = put
                 if old is None:
-                    return Claimed(claim_id, previous_uncertain=False, attempts=0, first_attempt_at=now)
+                    return Claimed(
+                        claim_id, previous_uncertain=False, attempts=0, first_attempt_at=now, fresh=True
+                    )
             if old.state == CLAIMED and old.claim_id == claim_id:
                 # Our own write: it applied, its answer was lost, and the SDK's retry lost the condition
                 # to it. What the item holds is what this attempt wrote.
@@ -147,21 +117,47 @@ class Ledger:
                 return AlreadyDone()
             if old.live_claim(now):
                 return HeldByOther(expires_at=old.claim_expires_at or now)
-            result = self._take_over(key, old, claim_id, now)
-            if isinstance(result, Claimed):
+            later = [guard for guard in also if not guard.fresh_only]
+            result = self._take_over(key, old, claim_id, now, later, token=f"{claim_id}t{round_}")
+            if isinstance(result, Claimed | Blocked):
                 return result
             old = result
         raise LedgerUnavailable(f"ledger item {key} keeps changing under contention")
 
-    def complete(self, event_id: str, now: float) -> None:
-        """Record the delivery. Unconditional: the event was delivered whoever holds the claim now."""
-        self._call(
-            "update_item",
-            Key=self._key_value(event_id),
-            UpdateExpression="SET #state = :done, #ttl = :ttl REMOVE claim_expires_at",
-            ExpressionAttributeNames={"#state": "state", "#ttl": LEDGER_TTL_ATTRIBUTE},
-            ExpressionAttributeValues={":done": {"S": DONE}, ":ttl": {"N": _num(now + self._retention_s)}},
-        )
+    def complete(
+        self, event_id: str, now: float, *, record: TaskWrite | None = None, claim_id: str = ""
+    ) -> None:
+        """Record the delivery. Unconditional: the event was delivered whoever holds the claim now.
+
+        With `record` (the channel's bookkeeping write), both commit in one transaction or neither
+        does: no crash can leave the post recorded and the event open, or the reverse. RecordLost when
+        the record's condition failed (another attempt recorded first; nothing applied)."""
+        completion = {
+            "TableName": self._table,
+            "Key": self._key_value(event_id),
+            "UpdateExpression": "SET #state = :done, #ttl = :ttl REMOVE claim_expires_at",
+            "ExpressionAttributeNames": {"#state": "state", "#ttl": LEDGER_TTL_ATTRIBUTE},
+            "ExpressionAttributeValues": {
+                ":done": {"S": DONE},
+                ":ttl": {"N": _num(now + self._retention_s)},
+            },
+        }
+        if record is None:
+            self._call("update_item", **{k: v for k, v in completion.items() if k != "TableName"})
+            return
+        items: list[Any] = [{"Update": record.request()}, {"Update": completion}]
+        try:
+            self._db.transact_write_items(
+                TransactItems=items,
+                # A repeat within ten minutes (a lost answer) is answered as the first, not run again.
+                ClientRequestToken=f"{claim_id or uuid.uuid4().hex}d",
+            )
+        except ClientError as exc:
+            if failed_guard(exc, start=0) == 0:
+                raise RecordLost from exc
+            raise LedgerUnavailable(_describe(exc)) from exc
+        except BotoCoreError as exc:
+            raise LedgerUnavailable(_describe(exc)) from exc
 
     def release(
         self,
@@ -256,64 +252,60 @@ class Ledger:
             LEDGER_TTL_ATTRIBUTE: {"N": _num(now + self._retention_s)},
         }
 
-    def _put_if_absent(self, key: str, fields: dict[str, Any]) -> LedgerEntry | None:
-        """None when written; else the item that was there (the rare vanished item is written again)."""
-        for _ in range(_CLAIM_ROUNDS):
-            try:
-                self._db.put_item(
-                    TableName=self._table,
-                    Item={LEDGER_PARTITION_KEY: {"S": key}, **fields},
-                    ConditionExpression=f"attribute_not_exists({LEDGER_PARTITION_KEY})",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return None
-            except ClientError as exc:
-                if not condition_failed(exc):
-                    raise LedgerUnavailable(_describe(exc)) from exc
-                old = self._old_item(exc, key)
-            except BotoCoreError as exc:
-                raise LedgerUnavailable(_describe(exc)) from exc
+    def _put_if_absent(
+        self, key: str, fields: dict[str, Any], also: Sequence[ClaimGuard], *, token: str
+    ) -> LedgerEntry | Blocked | None:
+        """None when written; else the item that was there (the rare vanished item is written again),
+        or the guard that blocked the write."""
+        for attempt in range(_CLAIM_ROUNDS):
+            request = {
+                "Item": {LEDGER_PARTITION_KEY: {"S": key}, **fields},
+                "ConditionExpression": f"attribute_not_exists({LEDGER_PARTITION_KEY})",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+            outcome = self._write("Put", request, also, token=f"{token}{attempt}")
+            if outcome is None or isinstance(outcome, Blocked):
+                return outcome
+            old = outcome.entry if outcome.entry is not None else self._peek_key(key)
             if old is not None:
                 return old
         raise LedgerUnavailable(f"ledger item {key} keeps appearing and vanishing")
 
     def _take_over(
-        self, key: str, old: LedgerEntry, claim_id: str, now: float
-    ) -> Claimed | LedgerEntry | None:
-        """Claim a released item or an expired claim; else what a racer left there (None: deleted)."""
+        self, key: str, old: LedgerEntry, claim_id: str, now: float, also: Sequence[ClaimGuard], *, token: str
+    ) -> Claimed | Blocked | LedgerEntry | None:
+        """Claim a released item or an expired claim; else what a racer left there (None: deleted), or
+        the guard that blocked the write."""
         expired = old.state == CLAIMED
         attempts = old.attempts + (1 if expired else 0)  # an expired claim bounds crash loops
         values = {f":{name}": value for name, value in self._claim_fields(claim_id, now).items()}
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={LEDGER_PARTITION_KEY: {"S": key}},
-                UpdateExpression=(
-                    "SET #state = :state, claim_id = :claim_id, claim_expires_at = :claim_expires_at, "
-                    "#ttl = :ttl, attempts = :attempts, uncertain = :uncertain, "
-                    "first_attempt_at = if_not_exists(first_attempt_at, :now)"
-                ),
-                ConditionExpression="#state = :old_state AND claim_id = :old_claim_id",
-                ExpressionAttributeNames={"#state": "state", "#ttl": LEDGER_TTL_ATTRIBUTE},
-                ExpressionAttributeValues={
-                    ":state": values[":state"],
-                    ":claim_id": values[":claim_id"],
-                    ":claim_expires_at": values[":claim_expires_at"],
-                    ":ttl": values[f":{LEDGER_TTL_ATTRIBUTE}"],
-                    ":attempts": {"N": str(attempts)},
-                    ":uncertain": {"BOOL": old.uncertain or expired},
-                    ":now": {"N": _num(now)},
-                    ":old_state": {"S": old.state},
-                    ":old_claim_id": {"S": old.claim_id},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise LedgerUnavailable(_describe(exc)) from exc
-            return self._old_item(exc, key)
-        except BotoCoreError as exc:
-            raise LedgerUnavailable(_describe(exc)) from exc
+        request = {
+            "Key": {LEDGER_PARTITION_KEY: {"S": key}},
+            "UpdateExpression": (
+                "SET #state = :state, claim_id = :claim_id, claim_expires_at = :claim_expires_at, "
+                "#ttl = :ttl, attempts = :attempts, uncertain = :uncertain, "
+                "first_attempt_at = if_not_exists(first_attempt_at, :now)"
+            ),
+            "ConditionExpression": "#state = :old_state AND claim_id = :old_claim_id",
+            "ExpressionAttributeNames": {"#state": "state", "#ttl": LEDGER_TTL_ATTRIBUTE},
+            "ExpressionAttributeValues": {
+                ":state": values[":state"],
+                ":claim_id": values[":claim_id"],
+                ":claim_expires_at": values[":claim_expires_at"],
+                ":ttl": values[f":{LEDGER_TTL_ATTRIBUTE}"],
+                ":attempts": {"N": str(attempts)},
+                ":uncertain": {"BOOL": old.uncertain or expired},
+                ":now": {"N": _num(now)},
+                ":old_state": {"S": old.state},
+                ":old_claim_id": {"S": old.claim_id},
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        outcome = self._write("Update", request, also, token=token)
+        if isinstance(outcome, Blocked):
+            return outcome
+        if outcome is not None:
+            return outcome.entry if outcome.entry is not None else self._peek_key(key)
         return Claimed(
             claim_id,
             previous_uncertain=old.uncertain or expired,
@@ -322,11 +314,38 @@ class Ledger:
             last_error=old.last_error,
         )
 
-    def _old_item(self, exc: ClientError, key: str) -> LedgerEntry | None:
-        """The item that failed our condition; None when it is gone by now."""
-        item = exc.response.get("Item")
-        if isinstance(item, dict) and item:
-            return LedgerEntry.from_plain(from_item(item))
+    def _write(
+        self, kind: str, request: dict[str, Any], also: Sequence[ClaimGuard], *, token: str
+    ) -> _ConditionLost | Blocked | None:
+        """One claim write (`kind`: Put or Update), alone or in a transaction with `also`. None when it
+        applied; _ConditionLost with the ledger item that failed its condition; Blocked by a guard."""
+        try:
+            if not also:
+                operation = "put_item" if kind == "Put" else "update_item"
+                getattr(self._db, operation)(TableName=self._table, **request)
+            else:
+                items: list[Any] = [
+                    {kind: {"TableName": self._table, **request}},
+                    *(dict(g.item) for g in also),
+                ]
+                self._db.transact_write_items(TransactItems=items, ClientRequestToken=token)
+            return None
+        except ClientError as exc:
+            if condition_failed(exc):
+                return _ConditionLost(_entry(exc.response.get("Item")))
+            reasons = cancellation_reasons(exc)
+            failed = failed_guard(exc, start=0)
+            if reasons is None or failed is None:
+                raise LedgerUnavailable(_describe(exc)) from exc
+            if failed == 0:  # the ledger item decides first: a done event is a duplicate, whatever else
+                return _ConditionLost(_entry(reasons[0].get("Item")))
+            guard = also[failed - 1]
+            return Blocked(guard.name, _plain(reasons[failed].get("Item")))
+        except BotoCoreError as exc:
+            raise LedgerUnavailable(_describe(exc)) from exc
+
+    def _peek_key(self, key: str) -> LedgerEntry | None:
+        """The item that failed our condition without sending it back; None when it is gone by now."""
         return self.peek(key.split("#", 1)[1])
 
     def _key_value(self, event_id: str) -> dict[str, Any]:
@@ -348,6 +367,20 @@ class Ledger:
             raise LedgerUnavailable(_describe(exc)) from exc
         except BotoCoreError as exc:
             raise LedgerUnavailable(_describe(exc)) from exc
+
+
+@dataclass(frozen=True)
+class _ConditionLost:
+    entry: LedgerEntry | None  # None: not sent back (read it) or gone
+
+
+def _plain(item: Any) -> dict[str, Any] | None:
+    return from_item(item) if isinstance(item, dict) and item else None
+
+
+def _entry(item: Any) -> LedgerEntry | None:
+    plain = _plain(item)
+    return LedgerEntry.from_plain(plain) if plain is not None else None
 
 
 def _describe(exc: Exception) -> str:

@@ -4,6 +4,10 @@ for a provider's answer, and never sleeps."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from consumers.runtime.task_writes import TaskWrite
 
 # A Retry whose reason starts with this is an answer the channel does not know (a new provider error
 # code): retried like any other, but counted apart (metric UnknownError) so operators can reclassify it.
@@ -13,11 +17,14 @@ UNKNOWN_PREFIX = "unknown:"
 @dataclass(frozen=True)
 class Delivered:
     """Delivered. `rate_limit_key` / `after_seconds`: a call after the delivery's own (a best-effort
-    reaction, say) was rate-limited; the runtime holds the key back as it does after a Retry."""
+    reaction, say) was rate-limited; the runtime holds the key back as it does after a Retry.
+    `record`: the bookkeeping write that goes with the delivery; the runtime applies it atomically with
+    the ledger completion (task_writes.py)."""
 
     detail: str = ""
     rate_limit_key: str | None = None
     after_seconds: float | None = None
+    record: TaskWrite | None = None
 
 
 @dataclass(frozen=True)

@@ -85,14 +85,18 @@ class SlackChannel:
             event, task, web_url=self._web_url, logger=self._logger, channel=self.name, from_event=False
         )
         return Prepared(
-            event=event, task=task, rate_limit_key=rate_limit_key(target.team_id), extras={TARGET: target}
+            event=event,
+            task=task,
+            rate_limit_key=rate_limit_key(target.team_id),
+            extras={TARGET: target},
+            claim_with=self._delivery.claim_write(event),
         )
 
     def reconcile(self, prepared: Prepared) -> Delivered | Outcome | None:
         return self._delivery.reconcile(prepared.event, prepared.task, _target(prepared))
 
     def deliver(self, prepared: Prepared) -> Outcome:
-        return self._delivery.deliver(prepared.event, prepared.task, _target(prepared))
+        return self._delivery.deliver(prepared.event, prepared.task, _target(prepared), prepared.claim_with)
 
 
 def build_slack_channel(settings: ConsumerSettings, clients: Clients, clock: Clock) -> SlackChannel:

@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger
 
 from consumers.runtime.aws_errors import aws_code
 from consumers.runtime.outcomes import Delivered, Outcome, Retry, Skipped
+from consumers.runtime.task_writes import TaskWrite
 from consumers.slack import logs
 from consumers.slack.api import SlackReply
 from consumers.slack.calls import SlackCalls
@@ -66,9 +67,20 @@ class SlackDelivery:
 
     # -- deliver --------------------------------------------------------------------------------------
 
-    def deliver(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> Outcome:
+    def claim_write(self, event: TaskEvent) -> TaskWrite | None:
+        """The once-only slot a slot-guarded event takes before posting (the runtime carries it with
+        the ledger claim); None for a lifecycle message, recorded after its post instead."""
+        if event.event_type in MESSAGE_TS:
+            return None
+        slot = slot_for(event.event_type)
+        taken = Skipped(f"{slot}_taken")
+        return self._store.slot_write(event.task_id, slot, event.event_id, lost=lambda: taken)
+
+    def deliver(
+        self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget, claim_with: TaskWrite | None
+    ) -> Outcome:
         self._calls.begin()
-        return self._with_limit(self._deliver(event, task, target))
+        return self._with_limit(self._deliver(event, task, target, claim_with))
 
     def reconcile(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> Outcome | None:
         self._calls.begin()
@@ -84,11 +96,13 @@ class SlackDelivery:
             )
         return outcome
 
-    def _deliver(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> Outcome:
+    def _deliver(
+        self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget, claim_with: TaskWrite | None
+    ) -> Outcome:
         field = MESSAGE_TS.get(event.event_type)
         if field is not None:
             return self._deliver_lifecycle(event, task, target, field)
-        return self._deliver_once(event, task, target, slot_for(event.event_type))
+        return self._deliver_once(event, task, target, slot_for(event.event_type), claim_with)
 
     def _deliver_lifecycle(
         self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget, field: str
@@ -103,17 +117,23 @@ class SlackDelivery:
         return self._record_lifecycle(event, target, field, ts, as_root=as_root)
 
     def _deliver_once(
-        self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget, slot: str
+        self,
+        event: TaskEvent,
+        task: Mapping[str, Any],
+        target: SlackTarget,
+        slot: str,
+        claim_with: TaskWrite | None,
     ) -> Outcome:
         holder = metadata(task).get(slot)
         if holder is not None and holder != event.event_id:
             return Skipped(f"{slot}_taken")
-        try:
-            taken = self._store.take_slot(event.task_id, slot, event.event_id)
-        except AwsError as exc:
-            return _store_busy("slot_write_failed", exc)
-        if not taken:
-            return Skipped(f"{slot}_taken")
+        if claim_with is not None:  # not taken with the claim (a retry's take-over): take it now
+            try:
+                taken = self._store.apply(claim_with)
+            except AwsError as exc:
+                return _store_busy("slot_write_failed", exc)
+            if not taken:
+                return claim_with.lost()
         reply = self._post(event, task, target)
         if not reply.ok:
             outcome = reply.outcome
@@ -154,18 +174,24 @@ class SlackDelivery:
     def _record_lifecycle(
         self, event: TaskEvent, target: SlackTarget, field: str, ts: str, *, as_root: bool
     ) -> Outcome:
-        try:
-            won = self._store.persist_ts(
-                event.task_id, field, ts, as_thread_root=as_root, replacing_root=target.unusable_thread_ts
-            )
-        except AwsError as exc:
-            return _store_busy("marker_write_failed", exc, uncertain=True)
-        if not won:
-            delete_duplicate(self._calls, target, ts, event, self._logger)
-            return Skipped(f"{event.event_type}_already_posted")
+        """Delivered, with the ts write as its record: the runtime commits it with the ledger completion.
+        The reactions go first (best effort); if the record loses to another post, ours is deleted."""
         root = ts if as_root else target.thread_ts
         update_reactions(self._calls, target, root, event, self._logger)
-        return Delivered()
+
+        def lost() -> Outcome:
+            delete_duplicate(self._calls, target, ts, event, self._logger)
+            return Skipped(f"{event.event_type}_already_posted")
+
+        record = self._store.ts_write(
+            event.task_id,
+            field,
+            ts,
+            as_thread_root=as_root,
+            replacing_root=target.unusable_thread_ts,
+            lost=lost,
+        )
+        return Delivered(record=record)
 
     def _after_once(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> None:
         if not et.is_terminal(event.event_type):
@@ -209,4 +235,4 @@ class SlackDelivery:
             return Skipped(f"{event.event_type}_already_posted")
         as_root = event.event_type == et.TASK_CREATED and found.is_top_level
         outcome = self._record_lifecycle(event, target, field, found.ts, as_root=as_root)
-        return Delivered("reconciled") if isinstance(outcome, Delivered) else outcome
+        return replace(outcome, detail="reconciled") if isinstance(outcome, Delivered) else outcome

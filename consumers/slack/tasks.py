@@ -1,19 +1,22 @@
 """The task record: a consistent read, and the Slack bookkeeping writes inside `channel_metadata`.
 
-Every write is conditional on `attribute_exists(task_id)` (a TTL-evicted task is never resurrected) plus
+The writes that go with a delivery (a message's ts, a once-only slot) are returned as data
+(`TaskWrite`) for the runtime to apply with the ledger in one transaction. Every write is conditional on `attribute_exists(task_id)` (a TTL-evicted task is never resurrected) plus
 the guard of its field. A write whose guard fails returns False; any other failure raises the SDK error
 for the caller to turn into a Retry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consumers.runtime.aws_errors import condition_failed
+from consumers.runtime.outcomes import Outcome
+from consumers.runtime.task_writes import TaskWrite, apply_alone
 from fanout.dynamo import from_item, to_attribute
 
 if TYPE_CHECKING:
@@ -74,24 +77,47 @@ class TaskStore:
         item = answer.get("Item")
         return from_item(item) if item else None
 
-    def persist_ts(
-        self, task_id: str, name: str, ts: str, *, as_thread_root: bool, replacing_root: Any = None
-    ) -> bool:
+    def ts_write(
+        self,
+        task_id: str,
+        name: str,
+        ts: str,
+        *,
+        as_thread_root: bool,
+        lost: Callable[[], Outcome],
+        replacing_root: Any = None,
+    ) -> TaskWrite:
         """Set `name` = ts when it is absent; as the thread root also `slack_thread_ts` (when absent, or
-        still the unusable value `replacing_root` that was read)."""
+        still the unusable value `replacing_root` that was read). Each accepts `ts` itself again, so a
+        repeat of this write (a lost answer) is not a lost race."""
         sets = ["#m.#f = :ts"]
-        condition = "attribute_exists(task_id) AND attribute_not_exists(#m.#f)"
+        condition = "attribute_exists(task_id) AND (attribute_not_exists(#m.#f) OR #m.#f = :ts)"
         names = {"#m": META, "#f": name}
         values: dict[str, Any] = {":ts": {"S": ts}}
         if as_thread_root:
             sets.append("#m.#t = :ts")
             names["#t"] = THREAD_TS
             if replacing_root is None:
-                condition += " AND attribute_not_exists(#m.#t)"
+                condition += " AND (attribute_not_exists(#m.#t) OR #m.#t = :ts)"
             else:
-                condition += " AND (attribute_not_exists(#m.#t) OR #m.#t = :old)"
+                condition += " AND (attribute_not_exists(#m.#t) OR #m.#t = :old OR #m.#t = :ts)"
                 values[":old"] = to_attribute(replacing_root)
-        return self._update(task_id, "SET " + ", ".join(sets), condition, names, values)
+        return self._write(task_id, "SET " + ", ".join(sets), condition, names, values, lost)
+
+    def slot_write(self, task_id: str, slot: str, event_id: str, lost: Callable[[], Outcome]) -> TaskWrite:
+        """Own the once-only slot for this event: it must be free or already ours."""
+        return self._write(
+            task_id,
+            "SET #m.#s = :e",
+            "attribute_exists(task_id) AND (attribute_not_exists(#m.#s) OR #m.#s = :e)",
+            {"#m": META, "#s": slot},
+            {":e": {"S": event_id}},
+            lost,
+        )
+
+    def apply(self, write: TaskWrite) -> bool:
+        """A write on its own (the runtime did not carry it in a transaction); False: condition failed."""
+        return apply_alone(self._db, write)
 
     def take_slot(self, task_id: str, slot: str, event_id: str) -> bool:
         """Own the once-only slot for this event: it must be free or already ours."""
@@ -112,6 +138,17 @@ class TaskStore:
             {"#m": META, "#s": slot},
             {":e": {"S": event_id}},
         )
+
+    def _write(
+        self,
+        task_id: str,
+        expression: str,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        lost: Callable[[], Outcome],
+    ) -> TaskWrite:
+        return TaskWrite(self._table, _key(task_id), expression, condition, names, values, lost)
 
     def _update(
         self,

@@ -32,6 +32,13 @@ BATCH_ACTIONS = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
+TRANSACT_WRITE = "dynamodb:TransactWriteItems"
+TRANSACT_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
 RESOLVER = "_determine_resource"
 _lock = threading.Lock()
 _installed = False
@@ -132,6 +139,13 @@ def install() -> None:
             # IAM authorizes SQS's batch calls with the single-message action (SendMessageBatch needs
             # sqs:SendMessage); moto asks for the batch action's own name, which no policy grants.
             self._action = BATCH_ACTIONS.get(self._action, self._action)
+            if self._action == TRANSACT_WRITE and resource == "*":
+                # AWS has no dynamodb:TransactWriteItems action: each item's own action on its table
+                # must be allowed, and a denial names the item's action.
+                for action, table in transaction_items(self._body or b""):
+                    self._action = action
+                    check(self, f"arn:aws:dynamodb:{self._region}:{self.account_id}:table/{table}")
+                return
             check(self, resource)
 
         IAMRequestBase.check_action_permitted = as_iam_names_it  # type: ignore[method-assign]
@@ -150,6 +164,23 @@ def _when_enforced(resolver: Any) -> Any:
         return str(resolver(self))
 
     return resolve
+
+
+def transaction_items(body: bytes | str) -> list[tuple[str, str]]:
+    """(action, table) of each item of a TransactWriteItems request body; an unreadable body or item
+    gives an action no policy grants, so the request is denied rather than waved through."""
+    try:
+        items = json.loads(body or b"{}").get("TransactItems")
+    except (ValueError, AttributeError):
+        return [(TRANSACT_WRITE, "*")]
+    if not isinstance(items, list) or not items:
+        return [(TRANSACT_WRITE, "*")]
+    out: list[tuple[str, str]] = []
+    for item in items:
+        kind, op = next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else ("", {})
+        table = op.get("TableName") if isinstance(op, dict) else None
+        out.append((TRANSACT_ACTIONS.get(kind, TRANSACT_WRITE), table if isinstance(table, str) else "*"))
+    return out
 
 
 def iam_match(pattern: str, string: str) -> re.Match[str] | None:

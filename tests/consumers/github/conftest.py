@@ -104,7 +104,7 @@ class GitHubEnv:
 
     def run(self, event: TaskEvent, *, reconcile: bool = False) -> Outcome:
         """What the runtime does with one message: prepare, reconcile when asked, then deliver."""
-        return run_message(self.channel, event, reconcile=reconcile)
+        return run_message(self.channel, event, reconcile=reconcile, dynamodb=self.dynamodb)
 
     def logs(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log.getvalue().splitlines() if line.strip()]

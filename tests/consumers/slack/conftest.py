@@ -110,7 +110,7 @@ class SlackEnv:
 
     def run(self, event: TaskEvent, *, reconcile: bool = False) -> Outcome:
         """What the runtime does with one message: prepare, reconcile when asked, then deliver."""
-        return run_message(self.channel, event, reconcile=reconcile)
+        return run_message(self.channel, event, reconcile=reconcile, dynamodb=self.dynamodb)
 
     def settle(self, event: TaskEvent, first: Outcome, *, attempts: int = 3) -> Outcome:
         """Retry as the runtime would (reconciling after an uncertain outcome) until not a Retry."""

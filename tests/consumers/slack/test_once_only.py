@@ -8,6 +8,7 @@ import pytest
 from consumers.runtime.channel import Prepared
 from consumers.runtime.outcomes import Delivered, Retry, Skipped, Terminal
 from fanout.local.fakes.slack_faults import CallFault
+from tests.consumers.steps import record
 
 from .conftest import SlackEnv, make_event
 
@@ -44,7 +45,9 @@ def test_the_slot_guard_holds_against_a_stale_read(slack_env: SlackEnv) -> None:
     stale = slack_env.channel.prepare(failed)  # read before the other terminal took the slot
     assert slack_env.run(completed) == Delivered()
     assert isinstance(stale, Prepared)
-    assert slack_env.channel.deliver(stale) == Skipped("slack_notified_terminal_taken")
+    assert record(slack_env.dynamodb, slack_env.channel.deliver(stale)) == Skipped(
+        "slack_notified_terminal_taken"
+    )
     assert len(slack_env.slack.messages()) == 1
 
 
@@ -136,7 +139,9 @@ def test_a_lost_race_deletes_the_duplicate(slack_env: SlackEnv, event_type: str)
     stale = slack_env.channel.prepare(loser)
     assert slack_env.run(winner) == Delivered()
     assert isinstance(stale, Prepared)
-    assert slack_env.channel.deliver(stale) == Skipped(f"{event_type}_already_posted")
+    assert record(slack_env.dynamodb, slack_env.channel.deliver(stale)) == Skipped(
+        f"{event_type}_already_posted"
+    )
     (kept,) = slack_env.slack.messages()
     assert kept.metadata is not None
     assert kept.metadata["event_payload"]["event_id"] == winner.event_id
@@ -151,7 +156,9 @@ def test_a_failed_duplicate_delete_is_logged(slack_env: SlackEnv) -> None:
     slack_env.run(winner)
     slack_env.slack.fail("chat.delete", CallFault(error="cant_delete_message"))
     assert isinstance(stale, Prepared)
-    assert slack_env.channel.deliver(stale) == Skipped("task_created_already_posted")
+    assert record(slack_env.dynamodb, slack_env.channel.deliver(stale)) == Skipped(
+        "task_created_already_posted"
+    )
     assert len(slack_env.slack.messages()) == 2
     (line,) = [entry for entry in slack_env.logs() if entry["event"] == "fanout.slack.dup_delete_failed"]
     assert line["reason"] == "cant_delete_message"
@@ -165,7 +172,9 @@ def test_a_duplicate_already_gone_counts_as_deleted(slack_env: SlackEnv) -> None
     slack_env.run(winner)
     slack_env.slack.fail("chat.delete", CallFault(error="message_not_found"))
     assert isinstance(stale, Prepared)
-    assert slack_env.channel.deliver(stale) == Skipped("task_created_already_posted")
+    assert record(slack_env.dynamodb, slack_env.channel.deliver(stale)) == Skipped(
+        "task_created_already_posted"
+    )
     assert "fanout.slack.dup_delete_failed" not in slack_env.log_events()
 
 

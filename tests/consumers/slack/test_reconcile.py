@@ -8,6 +8,7 @@ import pytest
 from consumers.runtime.channel import Prepared
 from consumers.runtime.outcomes import Delivered, Retry, Skipped
 from fanout.local.fakes.slack_faults import CallFault
+from tests.consumers.steps import record
 
 from .conftest import SlackEnv, make_event, writes
 
@@ -77,7 +78,7 @@ def test_throttling_on_the_marker_write_after_the_post_never_posts_twice(slack_e
     slack_env.dynamodb.fail_when("update_item", writes("slack_session_msg_ts"))
     first = slack_env.run(event)
     assert first == Retry(
-        None, "marker_write_failed:ThrottlingException", uncertain=True, costs_attempt=False
+        None, "record_write_failed:ThrottlingException", uncertain=True, costs_attempt=False
     )
     assert len(slack_env.slack.messages()) == 1
     assert "slack_session_msg_ts" not in slack_env.meta(task_id)
@@ -136,7 +137,7 @@ def test_a_failed_lookup_stays_uncertain(slack_env: SlackEnv) -> None:
     )
     prepared = slack_env.channel.prepare(event)
     assert isinstance(prepared, Prepared)
-    outcome = slack_env.channel.reconcile(prepared)
+    outcome = record(slack_env.dynamodb, slack_env.channel.reconcile(prepared))
     assert outcome == Retry(7.0, "reconcile:ratelimited", f"slack:{slack_env.team}", uncertain=True)
     assert slack_env.slack.messages() == []
 
@@ -145,7 +146,7 @@ def test_a_lookup_in_a_deleted_thread_finds_nothing(slack_env: SlackEnv) -> None
     task_id = slack_env.put_task(meta={"slack_thread_ts": "123.000009"})
     prepared = slack_env.channel.prepare(make_event(task_id, "task_completed"))
     assert isinstance(prepared, Prepared)
-    assert slack_env.channel.reconcile(prepared) is None
+    assert record(slack_env.dynamodb, slack_env.channel.reconcile(prepared)) is None
 
 
 def test_a_search_cut_off_by_the_page_limit_stays_uncertain(
@@ -162,7 +163,7 @@ def test_a_search_cut_off_by_the_page_limit_stays_uncertain(
     prepared = slack_env.channel.prepare(make_event(task_id, "task_completed"))
     assert isinstance(prepared, Prepared)
 
-    outcome = slack_env.channel.reconcile(prepared)
+    outcome = record(slack_env.dynamodb, slack_env.channel.reconcile(prepared))
 
     # Unread pages may hold the post: not finding it there must not lead to a second post.
     assert outcome == Retry(None, "reconcile:search_truncated", uncertain=True)

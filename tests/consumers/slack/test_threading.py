@@ -7,6 +7,7 @@ import pytest
 from consumers.runtime.outcomes import Delivered
 from consumers.slack.render import METADATA_EVENT_TYPE
 from fanout.local.fakes.slack_faults import CallFault
+from tests.consumers.steps import record
 
 from .conftest import BASE_URL, TOKEN, SlackEnv, make_event
 
@@ -171,7 +172,7 @@ def test_terminal_cleanup_deletes_what_the_earlier_messages_persisted_without_re
     terminal = make_event(task_id, "task_timed_out")
     prepared = slack_env.channel.prepare(terminal)
     reads_in_prepare = slack_env.dynamodb.calls.count("get_item")
-    assert slack_env.channel.deliver(prepared) == Delivered()  # type: ignore[arg-type]
+    assert record(slack_env.dynamodb, slack_env.channel.deliver(prepared)) == Delivered()  # type: ignore[arg-type]
     assert slack_env.dynamodb.calls.count("get_item") == reads_in_prepare  # prepare's read is the one
     deleted = [c.params["ts"] for c in slack.log.calls() if c.api == "chat.delete"]
     assert sorted(deleted) == earlier
