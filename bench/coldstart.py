@@ -52,6 +52,9 @@ ROUTER_CLIENTS = ("sqs",)
 CONSUMER_CLIENTS = ("sqs", "dynamodb", "secretsmanager")
 REFERENCE = "bare boto3"
 QUEUE_BASE = "https://sqs.us-east-1.amazonaws.com/123456789012/"
+# Values for the channels' required deployment options (`ChannelOption`), which have no default: the
+# consumer refuses to start without them. A new channel with a required option needs an entry here.
+OPTION_VALUES = {"FANOUT_EMAIL_FROM": "fanout@coldstart.test"}
 
 # Run inside the measured interpreter: argv = [asset, "module.function" or "", event JSON, clients...].
 PROBE = """
@@ -136,6 +139,10 @@ def lambda_environment(endpoint: str) -> dict[str, dict[str, str]]:
             task_table="PlatformTasks",
             ledger_table="FanoutLedger",
         )
+        for option in spec.required_options:
+            if option.env not in OPTION_VALUES:
+                raise SystemExit(f"bench/coldstart.py: no value for {name}'s required option {option.env}")
+            per_channel[name][option.env] = OPTION_VALUES[option.env]
     return {"": env, **{name: {**env, **extra} for name, extra in per_channel.items()}}
 
 

@@ -37,6 +37,8 @@ FINGERPRINT_CHARS = 16
 
 @dataclass(frozen=True)
 class Credential:
+    """A GitHub token and the secret it came from (the token never in a repr)."""
+
     secret_id: str
     token: str = field(repr=False)
 

@@ -41,6 +41,8 @@ class NoToken:
 
 @dataclass(frozen=True)
 class BotToken:
+    """A workspace's bot token (the value never in a repr)."""
+
     team_id: str
     value: str = field(repr=False)
 
