@@ -210,8 +210,8 @@ LIBRARIES = (
      "from aws_lambda_powertools import Logger; import aws_lambda_powertools.metrics"),
     ("aws_lambda_powertools.utilities.batch (no longer imported)", "boto3; from aws_lambda_powertools import Logger",
      "import aws_lambda_powertools.utilities.batch"),
-    ("aws_lambda_powertools.utilities.parameters (Slack tokens)", "boto3; from aws_lambda_powertools import Logger",
-     "import aws_lambda_powertools.utilities.parameters"),
+    ("aws_lambda_powertools.utilities.parameters (Slack and GitHub tokens: imported by the first token read)",
+     "boto3; from aws_lambda_powertools import Logger", "import aws_lambda_powertools.utilities.parameters"),
     ("httpx (with idna, httpcore)", "boto3", "import httpx"),
     ("fanout.router.handler (the router's own code)", "boto3; from aws_lambda_powertools import Logger; "
      "import aws_lambda_powertools.metrics", "import fanout.router.handler"),
@@ -222,6 +222,47 @@ LIBRARIES = (
     ("consumers.github.handler (GitHub code)", "boto3, httpx; import consumers.runtime.lambda_entry",
      "import consumers.github.handler"),
 )  # fmt: skip
+
+
+# Handlers whose import is split into the dataclasses it creates and the rest (`--library-costs`).
+DATACLASS_SPLIT = ("consumers.slack.handler", "consumers.github.handler")
+
+# Python 3.13's dataclasses writes and compiles the source of each class's methods at class creation: the
+# CPU time spent in it while a handler module is imported on top of boto3, and how many classes.
+DATACLASS_PROBE = """
+import sys, time, dataclasses
+sys.path.insert(0, sys.argv[1])
+import boto3
+spent = [0.0, 0]
+make = dataclasses._process_class
+def timed(*args, **kwargs):
+    c = time.process_time()
+    try:
+        return make(*args, **kwargs)
+    finally:
+        spent[0] += time.process_time() - c
+        spent[1] += 1
+dataclasses._process_class = timed
+c = time.process_time()
+__import__(sys.argv[2])
+print(time.process_time() - c, spent[0], spent[1])
+"""
+
+
+def dataclass_cost(
+    python: Path, asset: Path, module: str, env: Mapping[str, str]
+) -> tuple[float, float, int]:
+    """CPU ms of importing `module` on top of boto3, the part of it spent creating dataclasses, and how
+    many dataclasses it created."""
+    result = subprocess.run(
+        [str(python), "-I", "-S", "-B", "-c", DATACLASS_PROBE, str(asset), module],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        check=True,
+    )
+    total, spent, count = result.stdout.strip().splitlines()[-1].split()
+    return 1000 * float(total), 1000 * float(spent), int(count)
 
 
 def library_cost(python: Path, asset: Path, first: str, measured: str, env: Mapping[str, str]) -> float:
@@ -260,6 +301,10 @@ def measure(
         if with_costs:
             for name, first, measured in LIBRARIES:
                 costs[name].append(library_cost(python, asset, first, measured, envs["slack"]))
+            for module in DATACLASS_SPLIT:
+                total, spent, count = dataclass_cost(python, asset, module, envs["slack"])
+                costs[f"{module} on top of boto3: all of it"].append(total)
+                costs[f"{module}: creating its {count} dataclasses (part of the above)"].append(spent)
     return figures, {name: span(values) for name, values in costs.items()}
 
 
