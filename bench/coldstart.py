@@ -212,7 +212,7 @@ LIBRARIES = (
      "import aws_lambda_powertools.utilities.batch"),
     ("aws_lambda_powertools.utilities.parameters (Slack and GitHub tokens: imported by the first token read)",
      "boto3; from aws_lambda_powertools import Logger", "import aws_lambda_powertools.utilities.parameters"),
-    ("httpx (with idna, httpcore)", "boto3", "import httpx"),
+    ("httpx (with idna; httpcore comes with the first client)", "boto3", "import httpx"),
     ("fanout.router.handler (the router's own code)", "boto3; from aws_lambda_powertools import Logger; "
      "import aws_lambda_powertools.metrics", "import fanout.router.handler"),
     ("consumers.runtime.lambda_entry (runtime code, httpx excluded)", "boto3, httpx; import fanout.router.handler",
