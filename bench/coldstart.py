@@ -52,6 +52,9 @@ ROUTER_CLIENTS = ("sqs",)
 CONSUMER_CLIENTS = ("sqs", "dynamodb", "secretsmanager")
 REFERENCE = "bare boto3"
 QUEUE_BASE = "https://sqs.us-east-1.amazonaws.com/123456789012/"
+# Values for the channels' required deployment options (`ChannelOption`), which have no default: the
+# consumer refuses to start without them. A new channel with a required option needs an entry here.
+OPTION_VALUES = {"FANOUT_EMAIL_FROM": "fanout@coldstart.test"}
 
 # Run inside the measured interpreter: argv = [asset, "module.function" or "", event JSON, clients...].
 PROBE = """
@@ -136,6 +139,10 @@ def lambda_environment(endpoint: str) -> dict[str, dict[str, str]]:
             task_table="PlatformTasks",
             ledger_table="FanoutLedger",
         )
+        for option in spec.required_options:
+            if option.env not in OPTION_VALUES:
+                raise SystemExit(f"bench/coldstart.py: no value for {name}'s required option {option.env}")
+            per_channel[name][option.env] = OPTION_VALUES[option.env]
     return {"": env, **{name: {**env, **extra} for name, extra in per_channel.items()}}
 
 
@@ -203,9 +210,9 @@ LIBRARIES = (
      "from aws_lambda_powertools import Logger; import aws_lambda_powertools.metrics"),
     ("aws_lambda_powertools.utilities.batch (no longer imported)", "boto3; from aws_lambda_powertools import Logger",
      "import aws_lambda_powertools.utilities.batch"),
-    ("aws_lambda_powertools.utilities.parameters (Slack tokens)", "boto3; from aws_lambda_powertools import Logger",
-     "import aws_lambda_powertools.utilities.parameters"),
-    ("httpx (with idna, httpcore)", "boto3", "import httpx"),
+    ("aws_lambda_powertools.utilities.parameters (Slack and GitHub tokens: imported by the first token read)",
+     "boto3; from aws_lambda_powertools import Logger", "import aws_lambda_powertools.utilities.parameters"),
+    ("httpx (with idna; httpcore comes with the first client)", "boto3", "import httpx"),
     ("fanout.router.handler (the router's own code)", "boto3; from aws_lambda_powertools import Logger; "
      "import aws_lambda_powertools.metrics", "import fanout.router.handler"),
     ("consumers.runtime.lambda_entry (runtime code, httpx excluded)", "boto3, httpx; import fanout.router.handler",
@@ -215,6 +222,47 @@ LIBRARIES = (
     ("consumers.github.handler (GitHub code)", "boto3, httpx; import consumers.runtime.lambda_entry",
      "import consumers.github.handler"),
 )  # fmt: skip
+
+
+# Handlers whose import is split into the dataclasses it creates and the rest (`--library-costs`).
+DATACLASS_SPLIT = ("consumers.slack.handler", "consumers.github.handler")
+
+# Python 3.13's dataclasses writes and compiles the source of each class's methods at class creation: the
+# CPU time spent in it while a handler module is imported on top of boto3, and how many classes.
+DATACLASS_PROBE = """
+import sys, time, dataclasses
+sys.path.insert(0, sys.argv[1])
+import boto3
+spent = [0.0, 0]
+make = dataclasses._process_class
+def timed(*args, **kwargs):
+    c = time.process_time()
+    try:
+        return make(*args, **kwargs)
+    finally:
+        spent[0] += time.process_time() - c
+        spent[1] += 1
+dataclasses._process_class = timed
+c = time.process_time()
+__import__(sys.argv[2])
+print(time.process_time() - c, spent[0], spent[1])
+"""
+
+
+def dataclass_cost(
+    python: Path, asset: Path, module: str, env: Mapping[str, str]
+) -> tuple[float, float, int]:
+    """CPU ms of importing `module` on top of boto3, the part of it spent creating dataclasses, and how
+    many dataclasses it created."""
+    result = subprocess.run(
+        [str(python), "-I", "-S", "-B", "-c", DATACLASS_PROBE, str(asset), module],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        check=True,
+    )
+    total, spent, count = result.stdout.strip().splitlines()[-1].split()
+    return 1000 * float(total), 1000 * float(spent), int(count)
 
 
 def library_cost(python: Path, asset: Path, first: str, measured: str, env: Mapping[str, str]) -> float:
@@ -253,6 +301,10 @@ def measure(
         if with_costs:
             for name, first, measured in LIBRARIES:
                 costs[name].append(library_cost(python, asset, first, measured, envs["slack"]))
+            for module in DATACLASS_SPLIT:
+                total, spent, count = dataclass_cost(python, asset, module, envs["slack"])
+                costs[f"{module} on top of boto3: all of it"].append(total)
+                costs[f"{module}: creating its {count} dataclasses (part of the above)"].append(spent)
     return figures, {name: span(values) for name, values in costs.items()}
 
 

@@ -160,6 +160,8 @@ class ChannelOption:
 
 @dataclass(frozen=True)
 class ChannelSpec:
+    """One channel: what it renders, how it is run and deployed."""
+
     name: str
     renderable: frozenset[str]
     default_subscriptions: frozenset[str]

@@ -24,6 +24,8 @@ _USER_POOL_ID = re.compile(r"[\w-]+_[0-9A-Za-z]+")
 
 @dataclass(frozen=True)
 class EmailConfig:
+    """The email channel's own settings, validated once when the consumer starts."""
+
     sender: str
     configuration_set: str | None = None
     user_pool_id: str | None = None

@@ -16,6 +16,8 @@ MAX_URL = 2000
 
 @dataclass(frozen=True)
 class PullRequest:
+    """A pull request link that passed the checks, ready to show in a message."""
+
     number: int
     url: str | None  # None: the number is known but the URL is not one we link to
 

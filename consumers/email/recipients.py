@@ -29,6 +29,8 @@ _MISCONFIGURED = frozenset({"ResourceNotFoundException", "AccessDeniedException"
 
 @dataclass(frozen=True)
 class Recipient:
+    """One address a notification goes to."""
+
     address: str
     source: str  # "task" or "user_pool"
 

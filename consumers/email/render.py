@@ -32,6 +32,8 @@ UNKNOWN_ERROR = "Unknown error"
 
 @dataclass(frozen=True)
 class EmailMessage:
+    """A rendered notification: subject and bodies, ready for SES."""
+
     subject: str  # one line: no CR/LF or other control character
     text: str
     html: str
@@ -48,6 +50,8 @@ class _Fact:
 
 @dataclass(frozen=True)
 class _Outcome:
+    """How a finished task is described in a message."""
+
     headline: str  # ours: "Task completed"
     facts: tuple[_Fact, ...] = ()
     trusted: tuple[str, ...] = ()  # lines of our own making (numbers we formatted)

@@ -35,6 +35,8 @@ _TAG_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 
 @dataclass(frozen=True)
 class SendRequest:
+    """One SES send, as the consumer hands it to the client."""
+
     sender: str
     recipient: str
     message: EmailMessage

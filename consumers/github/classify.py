@@ -28,6 +28,8 @@ _RATE_LIMIT_WORDS = ("rate limit", "abuse detection")
 
 @dataclass(frozen=True)
 class RateLimitLow:
+    """GitHub's rate-limit headers said the budget is nearly spent."""
+
     remaining: int
     limit: int
     reset_epoch: int | None

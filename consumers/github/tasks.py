@@ -29,6 +29,8 @@ PERSIST_CONDITION = (
 
 @dataclass(frozen=True)
 class Saved:
+    """This attempt stored the status comment's id on the task."""
+
     comment_id: int
 
 
@@ -41,7 +43,7 @@ class Taken:
 
 @dataclass(frozen=True)
 class TaskGone:
-    pass
+    """The task no longer exists: nothing to store the comment id on."""
 
 
 SaveResult = Saved | Taken | TaskGone

@@ -15,13 +15,11 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
 from consumers.runtime.aws_errors import aws_code
 from consumers.runtime.outcomes import Retry, Terminal
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_secretsmanager import SecretsManagerClient
 else:
     SecretsManagerClient = Any
@@ -37,6 +35,8 @@ FINGERPRINT_CHARS = 16
 
 @dataclass(frozen=True)
 class Credential:
+    """A GitHub token and the secret it came from (the token never in a repr)."""
+
     secret_id: str
     token: str = field(repr=False)
 
@@ -69,7 +69,8 @@ class TokenSource:
     def __init__(
         self, secrets: SecretsManagerClient, default_secret: str | None, *, max_age_s: int = TOKEN_MAX_AGE_S
     ) -> None:
-        self._provider = SecretsProvider(boto3_client=secrets)
+        self._secrets = secrets
+        self._provider: SecretsProvider | None = None  # built by the first read (`_secrets_provider`)
         self._default = default_secret
         self._max_age_s = max_age_s
 
@@ -79,6 +80,17 @@ class TokenSource:
             return task_secret.strip()
         return self._default
 
+    def _secrets_provider(self) -> SecretsProvider:
+        """Powertools' SecretsProvider, built on the first read. Its package imports every provider it
+        has (SSM, AppConfig, DynamoDB with boto3's conditions): about 4 ms of a cold start, paid here only
+        by a container that reads a token, not by one whose first messages need none (a duplicate, a
+        skip, a malformed message, a held key)."""
+        if self._provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            self._provider = SecretsProvider(boto3_client=self._secrets)
+        return self._provider
+
     def get(self, secret_id: str) -> Credential | Retry | Terminal:
         return self._read(secret_id, force=False)
 
@@ -87,8 +99,11 @@ class TokenSource:
         return self._read(secret_id, force=True)
 
     def _read(self, secret_id: str, *, force: bool) -> Credential | Retry | Terminal:
+        provider = self._secrets_provider()
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
         try:
-            secret = self._provider.get(secret_id, max_age=self._max_age_s, force_fetch=force)
+            secret = provider.get(secret_id, max_age=self._max_age_s, force_fetch=force)
         except GetParameterError as exc:
             cause = exc.__cause__ or exc.__context__  # Powertools wraps the SDK error
             code = aws_code(cause) if cause is not None else "unknown"

@@ -34,6 +34,8 @@ Clock = Callable[[], float]  # epoch seconds; time.time in Lambda, a fake in tes
 
 @dataclass(frozen=True)
 class Prepared:
+    """What a channel's prepare found: the event, its task and what the call needs."""
+
     event: TaskEvent
     task: Mapping[str, Any]  # the task item as plain values (fanout.dynamo.from_item)
     rate_limit_key: str | None = None  # e.g. "slack:T123" or "github:<token fingerprint>"

@@ -40,6 +40,8 @@ def _plain_aws_client(service: str, config: Config | None = None, *, endpoint_ur
 
 @dataclass(frozen=True)
 class Clients:
+    """The AWS and HTTP clients a consumer uses, built once per container and injected."""
+
     sqs: SQSClient
     dynamodb: DynamoDBClient
     secrets: SecretsManagerClient

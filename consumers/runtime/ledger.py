@@ -371,6 +371,8 @@ class Ledger:
 
 @dataclass(frozen=True)
 class _ConditionLost:
+    """A conditional ledger write lost: the item as DynamoDB sent it back, if it did."""
+
     entry: LedgerEntry | None  # None: not sent back (read it) or gone
 
 

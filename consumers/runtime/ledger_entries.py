@@ -31,11 +31,13 @@ class Claimed:
 
 @dataclass(frozen=True)
 class AlreadyDone:
-    pass
+    """The event was delivered (or settled) on this channel before: nothing to do."""
 
 
 @dataclass(frozen=True)
 class HeldByOther:
+    """Another attempt holds a live claim on the event."""
+
     expires_at: float  # when the other attempt's claim expires
 
 
@@ -49,6 +51,8 @@ ClaimResult = Claimed | AlreadyDone | HeldByOther | Blocked
 
 @dataclass(frozen=True)
 class LedgerEntry:
+    """A ledger item as read back (the claim, the attempts, the state)."""
+
     state: str
     attempts: int
     uncertain: bool

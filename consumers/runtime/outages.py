@@ -28,6 +28,8 @@ STALE_S = 60.0
 
 @dataclass
 class _Circuit:
+    """One provider key's open outage, as this container saw it."""
+
     since: float  # the outage's first failure seen here
     until: float  # the next probe's earliest time
     opener: str  # the event whose failure opened it

@@ -12,6 +12,8 @@ from consumers.runtime.dlq_attributes import REDRIVEN
 
 @dataclass(frozen=True)
 class QueueMessage:
+    """One SQS record, with the attributes the consumer decides on."""
+
     message_id: str
     receipt_handle: str
     body: str

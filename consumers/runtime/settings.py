@@ -53,6 +53,8 @@ class SettingsError(RuntimeError):
 
 @dataclass(frozen=True)
 class ConsumerSettings:
+    """A consumer's settings, read from the environment once and validated."""
+
     channel: str
     queue_url: str
     dlq_url: str

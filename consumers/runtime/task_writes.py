@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TaskWrite:
+    """One conditional update of a task table item, committed inside the ledger's transaction."""
+
     table: str
     key: Mapping[str, Any]  # typed attribute values, e.g. {"task_id": {"S": "..."}}
     update: str

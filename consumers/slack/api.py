@@ -19,6 +19,8 @@ from consumers.slack.classify import SlackOutcome, classify, error_code
 
 @dataclass(frozen=True)
 class SlackReply:
+    """Slack's answer to one call: the classified outcome, the body and the error code."""
+
     outcome: SlackOutcome
     data: Mapping[str, Any] = field(default_factory=dict)  # the JSON body (empty when there was none)
     error: str | None = None  # Slack's error code, when it sent one

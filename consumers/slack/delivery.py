@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -29,7 +29,6 @@ from consumers.slack.api import SlackReply
 from consumers.slack.calls import SlackCalls
 from consumers.slack.classify import is_unknown
 from consumers.slack.cleanup import delete_duplicate, terminal_cleanup
-from consumers.slack.finder import FoundPost, find_post
 from consumers.slack.reactions import update_reactions
 from consumers.slack.render import message_metadata, render
 from consumers.slack.tasks import (
@@ -45,6 +44,9 @@ from consumers.slack.tasks import (
 )
 from fanout import event_types as et
 from fanout.events import TaskEvent
+
+if TYPE_CHECKING:
+    from consumers.slack.finder import FoundPost
 
 MESSAGE_TS = {et.TASK_CREATED: CREATED_TS, et.SESSION_STARTED: SESSION_TS}
 
@@ -205,6 +207,10 @@ class SlackDelivery:
     # -- reconcile ------------------------------------------------------------------------------------
 
     def _reconcile(self, event: TaskEvent, task: Mapping[str, Any], target: SlackTarget) -> Outcome | None:
+        # Imported here: only an attempt after an uncertain outcome searches for its post, and the
+        # finder's module and class cost about a millisecond of every cold start.
+        from consumers.slack.finder import FoundPost, find_post
+
         found = find_post(self._calls, target, event)
         if not isinstance(found, FoundPost):
             return found

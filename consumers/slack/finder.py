@@ -26,6 +26,8 @@ NO_THREAD = "thread_not_found"  # the root is gone, so nothing can have been pos
 
 @dataclass(frozen=True)
 class FoundPost:
+    """A post of the channel's that carries the event (found after an uncertain outcome)."""
+
     ts: str
     thread_ts: str | None  # None, or equal to ts, for a top-level message
 

@@ -33,6 +33,8 @@ _PR_NUMBER = re.compile(r"/pull/(\d+)")
 
 @dataclass(frozen=True)
 class SlackMessage:
+    """A rendered Slack post: the fallback text and the blocks."""
+
     text: str  # fallback for notifications and clients without blocks
     blocks: tuple[dict[str, Any], ...]
 

@@ -13,14 +13,13 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
 from consumers.runtime.aws_errors import aws_code
 from consumers.runtime.channel import Clock
 from consumers.runtime.outcomes import Retry, Terminal
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
     from mypy_boto3_secretsmanager import SecretsManagerClient
 else:
     SecretsManagerClient = Any
@@ -41,6 +40,8 @@ class NoToken:
 
 @dataclass(frozen=True)
 class BotToken:
+    """A workspace's bot token (the value never in a repr)."""
+
     team_id: str
     value: str = field(repr=False)
 
@@ -60,13 +61,25 @@ def parse_secret(secret: str | bytes) -> str | None:
 
 class TokenSource:
     def __init__(self, secrets: SecretsManagerClient, prefix: str, clock: Clock) -> None:
-        self._provider = SecretsProvider(boto3_client=secrets)
+        self._secrets = secrets
+        self._provider: SecretsProvider | None = None  # built by the first read (`_secrets_provider`)
         self._prefix = prefix
         self._clock = clock
         self._absent_until: dict[str, float] = {}
 
     def secret_name(self, team_id: str) -> str:
         return f"{self._prefix}{team_id}"
+
+    def _secrets_provider(self) -> SecretsProvider:
+        """Powertools' SecretsProvider, built on the first read. Its package imports every provider it
+        has (SSM, AppConfig, DynamoDB with boto3's conditions): about 4 ms of a cold start, paid here only
+        by a container that reads a token, not by one whose first messages need none (a duplicate, a
+        skip, a malformed message, a held key)."""
+        if self._provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            self._provider = SecretsProvider(boto3_client=self._secrets)
+        return self._provider
 
     def get(self, team_id: str) -> BotToken | NoToken | Retry | Terminal:
         if self._absent_until.get(team_id, 0.0) > self._clock():
@@ -80,8 +93,11 @@ class TokenSource:
 
     def _read(self, team_id: str, *, force: bool) -> BotToken | NoToken | Retry | Terminal:
         name = self.secret_name(team_id)
+        provider = self._secrets_provider()
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
         try:
-            secret = self._provider.get(name, max_age=TOKEN_MAX_AGE_S, force_fetch=force)
+            secret = provider.get(name, max_age=TOKEN_MAX_AGE_S, force_fetch=force)
         except GetParameterError as exc:
             code = _aws_code(exc)
             if code == ABSENT:

@@ -31,6 +31,19 @@ def test_each_handler_gets_its_deployed_environment_and_the_local_endpoint() -> 
     assert all(key.endswith("_QUEUE_URL") for key in envs[""] if key.startswith("FANOUT_"))
 
 
+def test_a_channel_with_a_required_option_gets_a_value_for_it() -> None:
+    """A consumer refuses to start without its required options (email's sender): the benchmark gives
+    each one, so the handler is measured instead of failing in the asset."""
+    required = {
+        name: spec.required_options for name, spec in registry.CHANNELS.items() if spec.required_options
+    }
+    assert required  # email has one: the test covers a real channel
+    envs = coldstart.lambda_environment("http://127.0.0.1:9")
+    for name, options in required.items():
+        for option in options:
+            assert envs[name][option.env]
+
+
 def test_the_first_invocation_events_are_what_each_handler_reads() -> None:
     router = json.loads(coldstart.first_event(coldstart.subjects()[0]))
     assert router["Records"][0]["dynamodb"]["NewImage"]["event_type"] == {"S": "task_created"}
