@@ -51,7 +51,7 @@ from bench.load import load_average  # noqa: E402
 from bench.moto_process import PIDS as MOTO_PIDS  # noqa: E402
 from bench.moto_process import cpu_seconds, moto_server  # noqa: E402
 from bench.recording import AwsCallLog, DeliveryLog, LagProbe, recording, recording_aws  # noqa: E402
-from bench.report import draw_png, print_summary, print_table  # noqa: E402
+from bench.report import draw_png, print_summary, print_table, print_where  # noqa: E402
 from bench.summary import against, summarize  # noqa: E402
 from bench.workload import FaultCase, Workload, WorkloadParams, build_workload, fault_cases  # noqa: E402
 from consumers.github.pacer import WRITE_INTERVAL_S  # noqa: E402
@@ -366,6 +366,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ),
     }
     print_table(result)
+    print_where(result)
     print_summary(result)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
