@@ -4,9 +4,10 @@
         [--step-s 1] [--fault-start-s 2] [--fault-s 4] [--retry-after-s 2] [--slack-rate 2] [--cases ...]
         [--repeat 1] [--json bench/results/isolation.json] [--png docs/isolation-latency.png | --no-png]
 
-One process (moto's server in a second one), the same workload and fault schedule through both designs
-for each case (baseline, Slack 429 with Retry-After, Slack 5xx burst, GitHub secondary rate limit):
-fanout (router, per-channel FIFO queues, consumers: the local runtime as it is) and the model of the
+The same workload and fault schedule through both designs for each case (baseline, Slack 429 with
+Retry-After, Slack 5xx burst, GitHub secondary rate limit): fanout (router, per-channel FIFO queues,
+consumers: the local runtime's, each channel consumer in a process of its own as Lambda runs it, see
+bench/channel_process.py; --threads keeps them threads of this process) and the model of the
 earlier design in bench/legacy.py (one stream consumer calling every channel inline). The Slack stand-in allows
 --slack-rate posts per second per workspace (429 + Retry-After beyond it), the channel rate the drain
 goal is measured against. Figures are in bench/measure.py; goals are checked for fanout only: GitHub p99
@@ -14,7 +15,8 @@ while Slack fails within 1.1x of the same design's baseline, over at least --min
 (pooled over the runs of a case); drain from the provider's release within 1.5x of the busy ideal
 (median over the runs); no duplicate and no excess call inside a Retry-After window in any run. With
 --repeat N every case runs N times per design, interleaved, and a summary gives each figure's median and
-range (bench/summary.py). The machine's load average is recorded with every run.
+range (bench/summary.py). The machine's load average is recorded with every run, and so is where
+GitHub's time goes (per process lateness and CPU, AWS calls per channel, GitHub delivery timelines).
 
 The earlier design's model does not pace GitHub writes (the earlier design never did): its GitHub
 channel is fanout's with the pacer's wait removed.
