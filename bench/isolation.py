@@ -4,9 +4,10 @@
         [--step-s 1] [--fault-start-s 2] [--fault-s 4] [--retry-after-s 2] [--slack-rate 2] [--cases ...]
         [--repeat 1] [--json bench/results/isolation.json] [--png docs/isolation-latency.png | --no-png]
 
-One process (moto's server in a second one), the same workload and fault schedule through both designs
-for each case (baseline, Slack 429 with Retry-After, Slack 5xx burst, GitHub secondary rate limit):
-fanout (router, per-channel FIFO queues, consumers: the local runtime as it is) and the model of the
+The same workload and fault schedule through both designs for each case (baseline, Slack 429 with
+Retry-After, Slack 5xx burst, GitHub secondary rate limit): fanout (router, per-channel FIFO queues,
+consumers: the local runtime's, each channel consumer in a process of its own as Lambda runs it, see
+bench/channel_process.py; --threads keeps them threads of this process) and the model of the
 earlier design in bench/legacy.py (one stream consumer calling every channel inline). The Slack stand-in allows
 --slack-rate posts per second per workspace (429 + Retry-After beyond it), the channel rate the drain
 goal is measured against. Figures are in bench/measure.py; goals are checked for fanout only: GitHub p99
@@ -14,7 +15,8 @@ while Slack fails within 1.1x of the same design's baseline, over at least --min
 (pooled over the runs of a case); drain from the provider's release within 1.5x of the busy ideal
 (median over the runs); no duplicate and no excess call inside a Retry-After window in any run. With
 --repeat N every case runs N times per design, interleaved, and a summary gives each figure's median and
-range (bench/summary.py). The machine's load average is recorded with every run.
+range (bench/summary.py). The machine's load average is recorded with every run, and so is where
+GitHub's time goes (per process lateness and CPU, AWS calls per channel, GitHub delivery timelines).
 
 The earlier design's model does not pace GitHub writes (the earlier design never did): its GitHub
 channel is fanout's with the pacer's wait removed.
@@ -37,18 +39,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-if __name__ == "__main__":
-    # Quiet the consumers' logs and metrics when run as a script, before they are imported. Imported as
-    # a module (tests), the process environment is left alone.
+if __name__ in {"__main__", "__mp_main__"}:
+    # Quiet the consumers' logs and metrics when run as a script (and in its consumer processes, which
+    # import it as __mp_main__), before they are imported. Imported as a module (tests), the process
+    # environment is left alone.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 from bench import measure  # noqa: E402
+from bench.channel_process import ProcessPerChannelRuntime, process_per_channel  # noqa: E402
 from bench.legacy import RETRY_ATTEMPTS, LegacyStats, legacy_stream_handler, unpaced_github_channel  # noqa: E402
 from bench.load import load_average  # noqa: E402
-from bench.moto_process import moto_server  # noqa: E402
-from bench.recording import DeliveryLog, recording  # noqa: E402
-from bench.report import draw_png, print_summary, print_table  # noqa: E402
+from bench.moto_process import PIDS as MOTO_PIDS  # noqa: E402
+from bench.moto_process import cpu_seconds, moto_server  # noqa: E402
+from bench.recording import AwsCallLog, DeliveryLog, LagProbe, recording, recording_aws  # noqa: E402
+from bench.report import draw_png, print_summary, print_table, print_where  # noqa: E402
 from bench.summary import against, summarize  # noqa: E402
 from bench.workload import FaultCase, Workload, WorkloadParams, build_workload, fault_cases  # noqa: E402
 from consumers.github.pacer import WRITE_INTERVAL_S  # noqa: E402
@@ -70,10 +75,26 @@ def run_account(run_id: str) -> str:
 
 
 def run_case(
-    design: str, case: FaultCase, workload: Workload, params: WorkloadParams, aws: str, run_id: str
+    design: str,
+    case: FaultCase,
+    workload: Workload,
+    params: WorkloadParams,
+    aws: str,
+    run_id: str,
+    *,
+    processes: bool = True,
 ) -> dict[str, Any]:
+    """One run. `processes`: fanout's channel consumers each in a process of their own, as Lambda runs
+    them (bench/channel_process.py); otherwise threads of this process, as the local runtime runs them."""
     log = DeliveryLog()
-    factories = {name: recording(containers.channel_factory(name), log) for name in registry.CHANNELS}
+    aws_calls = AwsCallLog()
+    if design == "fanout":
+        factories = {
+            name: recording_aws(containers.channel_factory(name), log, aws_calls)
+            for name in registry.CHANNELS
+        }
+    else:  # one set of clients serves every channel: its calls cannot be told apart per channel
+        factories = {name: recording(containers.channel_factory(name), log) for name in registry.CHANNELS}
     stats = LegacyStats()
     options = RunOptions(
         steps=workload.steps,
@@ -90,7 +111,15 @@ def run_case(
         unpaced = {**factories, measure.GITHUB: recording(unpaced_github_channel, log)}
         options.stream_handler_factory = legacy_stream_handler(unpaced, stats)
     started = time.monotonic()
-    result = run_local(options)
+    moto_pid = MOTO_PIDS.get(aws)
+    rig = process_per_channel() if design == "fanout" and processes else contextlib.nullcontext()
+    with rig, LagProbe(lambda: cpu_seconds(moto_pid) if moto_pid else None) as probe:
+        result = run_local(options)
+    children = result.runtime.child_results() if isinstance(result.runtime, ProcessPerChannelRuntime) else {}
+    for child in children.values():
+        for delivery in child.deliveries:
+            log.add(delivery)
+        aws_calls.extend(child.aws_calls)
     armed = result.runtime.config.faults.armed_at or time.time()
     window = measure.Window(armed + params.fault_start_s, armed + params.fault_start_s + params.fault_s)
     slack, github = result.slack, result.github
@@ -146,6 +175,7 @@ def run_case(
             measure.drain_diagnostics(slack_calls, team, window.end, window.end + slack_drain)
             for team in workload.teams
         ],
+        "rig": "process per channel" if children else "threads of one process",
         "legacy": None
         if design == "fanout"
         else {
@@ -156,6 +186,15 @@ def run_case(
             "lost": len(stats.lost),
             "swallowed": stats.swallowed,
         },
+        "where_time_goes": measure.where_time_goes(
+            window,
+            processes={
+                "bench": (probe.samples, probe.cpu),
+                **{name: (child.lag, child.cpu) for name, child in children.items()},
+            },
+            aws_calls=aws_calls.items(),
+            deliveries=log.first().values(),
+        ),
         "latency_points": {
             name: [
                 [round(d.written_at - armed, 3), round(d.delivered_at - d.written_at, 3)]
@@ -252,6 +291,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--aws-endpoint", default=None, help="an AWS endpoint (moto) to use; default: start one"
     )
     parser.add_argument(
+        "--threads",
+        action="store_true",
+        help="run fanout's channel consumers as threads of this process, as the local runtime does "
+        "(default: a process per channel consumer, as Lambda runs them)",
+    )
+    parser.add_argument(
         "--moto-in-process",
         action="store_true",
         help="start moto's server in this process, as the local runtime does (default: its own process)",
@@ -297,7 +342,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     # A fresh workload per run: new event ids, so nothing of one run is seen by the next.
                     fresh = build_workload(params)
                     run_id = f"{token}-{repeat}-{index}{design[0]}"
-                    run = run_case(design, case, fresh, params, endpoint.url, run_id)
+                    run = run_case(
+                        design, case, fresh, params, endpoint.url, run_id, processes=not args.threads
+                    )
                     run["repeat"] = repeat
                     runs.append(run)
                     load = "/".join(f"{v:.2f}" for v in run["load"])
@@ -321,6 +368,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ),
     }
     print_table(result)
+    print_where(result)
     print_summary(result)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))

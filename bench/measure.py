@@ -227,3 +227,75 @@ def as_dict(figures: Mapping[str, ChannelFigures]) -> dict[str, Any]:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
+
+
+def where_time_goes(
+    fault: Window,
+    *,
+    processes: Mapping[
+        str, tuple[Iterable[tuple[float, float]], Iterable[tuple[float, float, float | None]]]
+    ],
+    aws_calls: Iterable[Any],  # bench.recording.AwsCall
+    deliveries: Iterable[Delivery],
+) -> dict[str, Any]:
+    """Evidence for GitHub's latency while Slack fails, over the fault window (the same window in the
+    baseline): per process of the rig, its scheduling lateness (GIL and CPU waits) and the CPU it used
+    per second (and moto's server's); each channel's AWS calls and how long the endpoint took to answer
+    them; each GitHub delivery's timeline (written -> deliver started -> delivered)."""
+    calls = [c for c in aws_calls if fault.start <= c.started_at < fault.end]
+    span = fault.end - fault.start
+    per_channel: dict[str, Any] = {}
+    for name in sorted({c.channel for c in calls}):
+        mine = [c for c in calls if c.channel == name]
+        per_channel[name] = {
+            "calls": len(mine),
+            "calls_per_s": round(len(mine) / span, 2) if span > 0 else None,
+            "answer_p50_ms": _ms(percentile((c.duration_s for c in mine), 50)),
+            "answer_p99_ms": _ms(percentile((c.duration_s for c in mine), 99)),
+            "by_operation": dict(Counter(c.operation for c in mine).most_common()),
+        }
+    github = sorted(
+        (d for d in deliveries if d.channel == GITHUB and fault.start <= d.written_at < fault.end),
+        key=lambda d: d.written_at,
+    )
+    return {
+        "processes": {name: process_load(fault, lag, cpu) for name, (lag, cpu) in processes.items()},
+        "aws": per_channel,
+        # [written (s into the window), queued until deliver started, deliver (provider call) s]
+        "github_timeline": [
+            [
+                round(d.written_at - fault.start, 3),
+                round(d.delivered_at - d.service_s - d.written_at, 3),
+                round(d.service_s, 3),
+            ]
+            for d in github
+        ],
+    }
+
+
+def process_load(
+    fault: Window, lag: Iterable[tuple[float, float]], cpu: Iterable[tuple[float, float, float | None]]
+) -> dict[str, Any]:
+    """One process over the fault window: how late a 5 ms sleep woke (p50, p99, max, summed), the CPU
+    seconds per second it used, and those of the other process it watched (moto's server), if any."""
+    inside = [late for t, late in lag if fault.start <= t < fault.end]
+    edges = sorted(r for r in cpu if fault.start <= r[0] <= fault.end)
+    own = other = None
+    if len(edges) >= 2 and edges[-1][0] > edges[0][0]:
+        (t0, own0, other0), (t1, own1, other1) = edges[0], edges[-1]
+        own = round((own1 - own0) / (t1 - t0), 3)
+        if other0 is not None and other1 is not None:
+            other = round((other1 - other0) / (t1 - t0), 3)
+    return {
+        "lag_samples": len(inside),
+        "lag_p50_ms": _ms(percentile(inside, 50)),
+        "lag_p99_ms": _ms(percentile(inside, 99)),
+        "lag_max_ms": _ms(max(inside)) if inside else None,
+        "lag_total_s": round(sum(inside), 3),
+        "cpu_per_s": own,
+        "moto_cpu_per_s": other,
+    }
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)

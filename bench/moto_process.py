@@ -4,16 +4,19 @@ test, so moto's work must not compete with it for the GIL either."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 READY_TRIES = 200
 READY_PAUSE_S = 0.05
+PIDS: dict[str, int] = {}  # URL -> the server's process id, while it runs (for its CPU time)
 
 
 @contextlib.contextmanager
@@ -28,8 +31,11 @@ def moto_server() -> Iterator[str]:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
         try:
             _wait_until_listening(process, port, errors)
-            yield f"http://127.0.0.1:{port}"
+            url = f"http://127.0.0.1:{port}"
+            PIDS[url] = process.pid
+            yield url
         finally:
+            PIDS.pop(f"http://127.0.0.1:{port}", None)
             process.terminate()
             try:
                 process.wait(timeout=10)
@@ -48,3 +54,13 @@ def _wait_until_listening(process: subprocess.Popen[bytes], port: int, errors: I
             return
         time.sleep(READY_PAUSE_S)
     raise RuntimeError(f"moto_server did not listen on port {port}")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far (Linux /proc), None where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks

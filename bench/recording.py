@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,5 +90,92 @@ def recording(factory: Factory, log: DeliveryLog) -> Factory:
 
     def build(*args: Any, **kwargs: Any) -> RecordingChannel:
         return RecordingChannel(factory(*args, **kwargs), log)
+
+    return build
+
+
+@dataclass(frozen=True)
+class AwsCall:
+    channel: str
+    operation: str  # "sqs.ChangeMessageVisibility", "dynamodb.UpdateItem", ...
+    started_at: float
+    duration_s: float
+
+
+class AwsCallLog:
+    """Every AWS call a channel's containers make (ledger, visibility, secrets), timed at the client: the
+    isolation benchmark's evidence of what a fault costs the shared endpoint, and how long it answers."""
+
+    def __init__(self) -> None:
+        self._items: list[AwsCall] = []
+        self._lock = threading.Lock()
+
+    def watch(self, channel: str, client: Any) -> None:
+        service = client.meta.service_model.service_name
+
+        def before(context: dict[str, Any], **_: Any) -> None:
+            context["bench_started"] = time.time()
+
+        def after(model: Any, context: dict[str, Any], **_: Any) -> None:
+            started = context.get("bench_started")
+            if started is not None:
+                call = AwsCall(channel, f"{service}.{model.name}", started, time.time() - started)
+                with self._lock:
+                    self._items.append(call)
+
+        client.meta.events.register("before-call", before)
+        client.meta.events.register("after-call", after)
+
+    def items(self) -> list[AwsCall]:
+        with self._lock:
+            return list(self._items)
+
+    def extend(self, calls: Iterable[AwsCall]) -> None:
+        with self._lock:
+            self._items.extend(calls)
+
+
+class LagProbe:
+    """A thread that asks to sleep PERIOD_S again and again and records how late it wakes: in one Python
+    process, lateness is time spent waiting for the GIL (or a CPU) while other threads run."""
+
+    PERIOD_S = 0.005
+    CPU_EVERY = 40  # wake-ups between CPU readings (about 0.2 s)
+
+    def __init__(self, cpu_of: Callable[[], float | None] = lambda: None) -> None:
+        self.samples: list[tuple[float, float]] = []  # (wall time, lateness s)
+        # (wall time, this process's CPU s, the other process's CPU s: cpu_of(), e.g. moto's server)
+        self.cpu: list[tuple[float, float, float | None]] = []
+        self._cpu_of = cpu_of
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lag-probe", daemon=True)
+
+    def __enter__(self) -> LagProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        wakeups = 0
+        while not self._stop.is_set():
+            if wakeups % self.CPU_EVERY == 0:
+                self.cpu.append((time.time(), time.process_time(), self._cpu_of()))
+            wakeups += 1
+            before = time.monotonic()
+            time.sleep(self.PERIOD_S)
+            self.samples.append((time.time(), time.monotonic() - before - self.PERIOD_S))
+
+
+def recording_aws(factory: Factory, log: DeliveryLog, calls: AwsCallLog) -> Factory:
+    """`recording`, and every AWS client the channel's container was given is timed into `calls`."""
+
+    def build(settings: Any, clients: Any, *args: Any, **kwargs: Any) -> RecordingChannel:
+        channel = RecordingChannel(factory(settings, clients, *args, **kwargs), log)
+        for client in (clients.sqs, clients.dynamodb, clients.secrets):
+            calls.watch(channel.name, client)
+        return channel
 
     return build

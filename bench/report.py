@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,74 @@ def print_summary(result: dict[str, Any], console: Console | None = None) -> Non
 
 def markdown_summary(result: dict[str, Any]) -> str:
     return _markdown(SUMMARY_COLUMNS, summary_rows(result))
+
+
+WHERE_COLUMNS = (
+    "case",
+    "design",
+    "rig",
+    "GitHub queued s p50/max (pooled)",
+    "GitHub deliver s p50/max (pooled)",
+    "lag p99 ms: bench / slack / github process",
+    "Slack AWS calls/s",
+    "GitHub AWS answer p99 ms",
+    "CPU/s: bench / slack / github / moto",
+)
+
+
+def where_rows(result: dict[str, Any]) -> list[list[str]]:
+    """Where GitHub's time goes, per case and design over the fault window: medians over the runs, and
+    GitHub's per-delivery timelines pooled (queued = written until its deliver started)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in result["runs"]:
+        groups.setdefault((run["case"], run["design"]), []).append(run)
+    out = []
+    for (case, design), runs in groups.items():
+        found = [r.get("where_time_goes") or {} for r in runs]
+        timeline = [point for f in found for point in f.get("github_timeline", [])]
+
+        def proc(name: str, key: str, found: list[dict[str, Any]] = found) -> str:
+            return _median([(f.get("processes") or {}).get(name, {}).get(key) for f in found])
+
+        def aws(name: str, key: str, found: list[dict[str, Any]] = found) -> str:
+            return _median([(f.get("aws") or {}).get(name, {}).get(key) for f in found])
+
+        out.append(
+            [
+                case,
+                design,
+                runs[0].get("rig", "-") if design == "fanout" else "one stream consumer",
+                _p50_max([p[1] for p in timeline]),
+                _p50_max([p[2] for p in timeline]),
+                " / ".join(proc(n, "lag_p99_ms") for n in ("bench", "slack", "github")),
+                aws("slack", "calls_per_s"),
+                aws("github", "answer_p99_ms"),
+                " / ".join(proc(n, "cpu_per_s") for n in ("bench", "slack", "github"))
+                + " / "
+                + proc("bench", "moto_cpu_per_s"),
+            ]
+        )
+    return out
+
+
+def _median(values: Sequence[float | None]) -> str:
+    known = sorted(v for v in values if v is not None)
+    return _fmt(float(statistics.median(known))) if known else "-"
+
+
+def _p50_max(values: Sequence[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.2f}/{max(values):.2f}"
+
+
+def print_where(result: dict[str, Any], console: Console | None = None) -> None:
+    title = "Where GitHub's time goes over the fault window (medians over the runs)"
+    _print(title, WHERE_COLUMNS, where_rows(result), console)
+
+
+def markdown_where(result: dict[str, Any]) -> str:
+    return _markdown(WHERE_COLUMNS, where_rows(result))
 
 
 def print_table(result: dict[str, Any], console: Console | None = None) -> None:

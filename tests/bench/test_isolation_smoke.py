@@ -46,6 +46,11 @@ def test_tiny_run_writes_the_table_and_fanout_has_no_duplicates(moto_endpoint: s
             assert (slack["delivered"], github["delivered"]) == (6, 2)
             assert slack["duplicates"] == github["duplicates"] == 0
             assert run["goals"]["dup"] is True
+            # Each channel consumer ran in a process of its own, and sent back what it recorded.
+            assert run["rig"] == "process per channel"
+            processes = run["where_time_goes"]["processes"]
+            assert {"bench", "slack", "github"} <= set(processes)
+            assert processes["github"]["lag_samples"] > 0
         else:
             assert run["legacy"]["records"] == 7  # 3 + 3 lifecycle events and one pr_created
             assert run["goals"] is None

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bench import measure
-from bench.recording import Delivery
+from bench.recording import AwsCall, Delivery
 from fanout.local.fakes.calllog import AnnouncedWindow, Call
 
 
@@ -189,3 +189,43 @@ def test_drain_diagnostics_count_writes_429s_and_pauses(call: Callable[..., Call
         "first_write_after_s": 0.5,
         "longest_pause_s": 2.5,
     }
+
+
+def test_where_time_goes_counts_the_fault_window_only(delivery: Callable[..., Delivery]) -> None:
+    fault = measure.Window(100.0, 104.0)
+    lag = [(99.0, 0.5), (100.5, 0.001), (101.0, 0.003), (103.9, 0.010), (104.0, 0.9)]
+    cpu = [(99.0, 0.0, 0.0), (100.0, 1.0, 10.0), (104.0, 3.0, 12.0), (105.0, 9.0, 99.0)]
+    calls = [
+        AwsCall("slack", "sqs.ChangeMessageVisibility", 100.1, 0.02),
+        AwsCall("slack", "dynamodb.UpdateItem", 101.0, 0.04),
+        AwsCall("github", "dynamodb.GetItem", 102.0, 0.01),
+        AwsCall("github", "dynamodb.GetItem", 104.5, 5.0),  # after the window: not counted
+    ]
+    deliveries = [
+        Delivery("github", "e1", "task_completed", 101.0, 102.5, 0.5),
+        Delivery("slack", "e2", "task_completed", 101.0, 101.2, 0.1),
+        Delivery("github", "e3", "task_completed", 99.0, 100.5, 0.1),  # written before the window
+    ]
+
+    found = measure.where_time_goes(
+        fault, processes={"bench": (lag, cpu)}, aws_calls=calls, deliveries=deliveries
+    )
+
+    bench = found["processes"]["bench"]
+    assert bench["lag_samples"] == 3
+    assert (bench["lag_p50_ms"], bench["lag_max_ms"], bench["lag_total_s"]) == (3.0, 10.0, 0.014)
+    assert bench["cpu_per_s"] == 0.5  # (3 - 1) CPU seconds over 4 s
+    assert bench["moto_cpu_per_s"] == 0.5
+    assert found["aws"]["slack"]["calls"] == 2
+    assert found["aws"]["slack"]["calls_per_s"] == 0.5
+    assert found["aws"]["slack"]["answer_p99_ms"] == 40.0
+    assert found["aws"]["github"]["by_operation"] == {"dynamodb.GetItem": 1}
+    # written 1 s into the window, waited 1 s before deliver started, deliver took 0.5 s
+    assert found["github_timeline"] == [[1.0, 1.0, 0.5]]
+
+
+def test_process_load_without_readings_says_so() -> None:
+    empty = measure.process_load(measure.Window(0.0, 1.0), [], [(0.5, 1.0, None)])
+    assert empty["lag_samples"] == 0
+    assert empty["lag_p99_ms"] is None
+    assert empty["cpu_per_s"] is None
