@@ -10,7 +10,14 @@ from constructs import Construct
 from fanout.registry import LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE, ChannelSpec, ledger_key_patterns
 
 # What a consumer does with the ledger: read an entry, claim (conditional put), complete, release.
-LEDGER_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+# ConditionCheckItem: a hot key's claim checks, in its transaction, that no sibling's window is open.
+LEDGER_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+)
 
 
 class DeliveryLedger(Construct):

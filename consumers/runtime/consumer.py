@@ -17,11 +17,12 @@ from consumers.runtime import telemetry as keys
 from consumers.runtime.applying import ERROR_CHARS, Applier, BatchMemory
 from consumers.runtime.backoff import RandomSource
 from consumers.runtime.channel import Channel, Clock, Prepared
+from consumers.runtime.claim_release import ClaimRelease
 from consumers.runtime.clients import Clients
 from consumers.runtime.dead_letter import DeadLetterQueue
 from consumers.runtime.deadline import CallDeadline, DeadlineReached
 from consumers.runtime.dispositions import Disposition, Done, Later, MessageFailed, ToDeadLetter
-from consumers.runtime.key_guards import KeyGuards
+from consumers.runtime.key_guards import RATE_LIMITED, Hold, KeyGuards
 from consumers.runtime.ledger import (
     CLAIMED,
     DONE,
@@ -38,7 +39,7 @@ from consumers.runtime.queue_message import QueueMessage
 from consumers.runtime.rate_limits import RateLimitMemory
 from consumers.runtime.redact import safe_error
 from consumers.runtime.settings import ConsumerSettings
-from consumers.runtime.shared_horizons import SharedHorizons
+from consumers.runtime.shared_horizons import UNTIL, SharedHorizons
 from consumers.runtime.shared_outages import SharedOutages
 from consumers.runtime.source_queue import SourceQueue
 from consumers.runtime.telemetry import Telemetry
@@ -52,6 +53,7 @@ T = TypeVar("T")
 OUT_OF_TIME = "out_of_time"
 OUT_OF_TIME_DELAY_S = 1
 CHANNEL_WRITE = "channel_write"  # the claim's guard that is the channel's `claim_with`
+SHARED_WINDOW = "shared_window"  # the claim's check that no sibling's Retry-After window is open
 
 
 class Consumer:
@@ -78,15 +80,13 @@ class Consumer:
             retention_s=settings.ledger_retention_s,
         )
         self.queue = SourceQueue(clients.sqs, settings.queue_url)
-        self.rate_limits = RateLimitMemory(
-            SharedHorizons(
-                clients.dynamodb,
-                table=settings.ledger_table,
-                channel=settings.channel,
-                on_error=lambda what, error: self._coordination_failed(f"shared_horizon_{what}", error),
-            ),
-            hot_s=settings.hot_window_s,
+        self._horizons = SharedHorizons(
+            clients.dynamodb,
+            table=settings.ledger_table,
+            channel=settings.channel,
+            on_error=lambda what, error: self._coordination_failed(f"shared_horizon_{what}", error),
         )
+        self.rate_limits = RateLimitMemory(self._horizons, hot_s=settings.hot_window_s)
         self.outages = ProviderOutages(cap_s=settings.backoff_cap_s, stale_s=settings.outage_stale_s)
         shared_outages = SharedOutages(
             clients.dynamodb,
@@ -104,6 +104,9 @@ class Consumer:
         # Every call channel code makes (httpx, the AWS SDK) is checked against the record's deadline.
         self._deadline = CallDeadline()
         self._deadline.install(clients.http, clients.dynamodb, clients.secrets)
+        self._release = ClaimRelease(
+            ledger=self._ledger, waits=self._waits, settings=settings, telemetry=telemetry
+        )
         self._applier = Applier(
             channel=settings.channel,
             ledger=self._ledger,
@@ -177,15 +180,14 @@ class Consumer:
         )
         if not isinstance(prepared, Prepared):
             return self._settle_unclaimed(message, prepared)
-        hold = self._guards.hold(prepared.rate_limit_key, now, redelivered=message.receive_count > 1)
+        key, redelivered = prepared.rate_limit_key, message.receive_count > 1
+        hold = self._guards.hold(key, now, redelivered=redelivered, read_shared=False)
         if hold is not None:
-            left = self._waits.budget_left(message, now)
-            if hold.wait_s > left:
-                error = f"{hold.reason}: the key is held for {hold.wait_s:.0f}s, beyond the {left:.0f}s left of the age budget"
-                return self._too_old(message, event, now, error=error)
-            delay = self._waits.clamp(hold.wait_s, message, now)
-            return Later(delay, hold.reason, hold.kind, limited_key=hold.limited_key)
+            return self._held(message, event, hold, now)
         also = []
+        if key is not None and self.rate_limits.wants_shared(key, now, redelivered=redelivered):
+            # A hot key: the claim applies only if no sibling's window is open (one request, not two).
+            also.append(ClaimGuard(SHARED_WINDOW, self._horizons.check_item(key, now)))
         if prepared.claim_with is not None:  # a first attempt takes the channel's slot with its claim
             also.append(ClaimGuard(CHANNEL_WRITE, {"Update": prepared.claim_with.request()}, fresh_only=True))
         try:
@@ -195,7 +197,7 @@ class Consumer:
         if isinstance(claim, AlreadyDone):
             return Done(keys.SKIPPED, "duplicate")
         if isinstance(claim, Blocked):
-            return self._blocked(message, prepared, claim)
+            return self._blocked(message, prepared, claim, now)
         if isinstance(claim, HeldByOther):
             return Later(self._waits.clamp(claim.expires_at - now, message, now), "claim_held", keys.DEFERRED)
         if budget.attempts_exhausted(claim.attempts, self._settings.max_attempts):
@@ -255,7 +257,7 @@ class Consumer:
             except LedgerUnavailable as exc:
                 if isinstance(outcome, Skipped):  # nothing was sent; a duplicate just repeats the skip
                     return Done(keys.SKIPPED, outcome.reason)
-                return self._completion_lost(message, event, claim, str(exc), now)
+                return self._release.after_lost_completion(message, event, claim, str(exc), now)
             if isinstance(outcome, Skipped):
                 return Done(keys.SKIPPED, outcome.reason)
             if outcome.rate_limit_key is None:
@@ -273,88 +275,31 @@ class Consumer:
             if claim.last_error:
                 error = f"{error} (the attempt before: {claim.last_error})"
             return ToDeadLetter(dlq_attributes.REASON_UNCERTAIN, error, claim.attempts + 1, False, claim)
-        attempts = claim.attempts + (1 if outcome.costs_attempt else 0)
-        uncertain = outcome.uncertain or unresolved
+        return self._release.after_retry(message, event, claim, outcome, unresolved, now)
+
+    def _held(self, message: QueueMessage, event: TaskEvent, hold: Hold, now: float) -> Disposition:
         left = self._waits.budget_left(message, now)
-        if outcome.after_seconds is not None and outcome.after_seconds > left:
-            # The provider's own wait (Retry-After, a rate-limit reset) outlasts the message's age budget:
-            # waiting would only end in the DLQ later, holding the task's group meanwhile.
-            error = (
-                f"{outcome.reason}: the provider asks to wait {outcome.after_seconds:.0f}s, beyond the "
-                f"{left:.0f}s left of the age budget"
-            )
-            return ToDeadLetter(
-                dlq_attributes.REASON_BUDGET,
-                error,
-                attempts,
-                uncertain,
-                claim,
-                limited_key=outcome.rate_limit_key,
-                limit_s=self._waits.window(outcome.after_seconds, message, now),
-            )
-        delay = self._waits.retry_delay(outcome, message, attempts, now)
-        if outcome.costs_attempt and budget.attempts_exhausted(attempts, self._settings.max_attempts):
-            return ToDeadLetter(
-                dlq_attributes.REASON_BUDGET,
-                outcome.reason,
-                attempts,
-                uncertain,
-                claim,
-                limited_key=outcome.rate_limit_key,
-                limit_s=delay,
-            )
-        try:
-            self._ledger.release(
-                event.event_id,
-                claim.claim_id,
-                attempt_failed=outcome.costs_attempt,
-                uncertain=uncertain,
-                last_error=safe_error(outcome.reason, ERROR_CHARS),
-                now=now,
-            )
-        except LedgerUnavailable as exc:
-            # The claim stays until it expires; coming back earlier would only find it held. The stretch is
-            # this message's alone: the rate-limit horizon stays the provider's own wait (`limit_s`).
-            self._telemetry.problem("ledger_release_failed", event, str(exc))
-            stretched = max(delay, self._waits.clamp(self._settings.claim_ttl_s, message, now))
-            kind = keys.RETRY if outcome.costs_attempt else keys.DEFERRED
-            limit = self._waits.window(outcome.after_seconds or delay, message, now)
-            return Later(stretched, outcome.reason, kind, attempts, outcome.rate_limit_key, limit_s=limit)
-        kind = keys.RETRY if outcome.costs_attempt else keys.DEFERRED
-        window = (
-            None if outcome.after_seconds is None else self._waits.window(outcome.after_seconds, message, now)
-        )
-        return Later(delay, outcome.reason, kind, attempts, outcome.rate_limit_key, limit_s=window)
+        if hold.wait_s > left:
+            error = f"{hold.reason}: the key is held for {hold.wait_s:.0f}s, beyond the {left:.0f}s left of the age budget"
+            return self._too_old(message, event, now, error=error)
+        delay = self._waits.clamp(hold.wait_s, message, now)
+        return Later(delay, hold.reason, hold.kind, limited_key=hold.limited_key)
 
-    def _completion_lost(
-        self, message: QueueMessage, event: TaskEvent, claim: Claimed, error: str, now: float
+    def _blocked(
+        self, message: QueueMessage, prepared: Prepared, blocked: Blocked, now: float
     ) -> Disposition:
-        """The provider applied the call but the ledger did not record it. Keep the message: its next
-        attempt reconciles (finds the evidence, completes, sends nothing). Marking the claim released and
-        uncertain lets that happen at the next backoff; if even that fails, the claim stays and expires,
-        and an expired claim is reconciled too."""
-        self._telemetry.problem("ledger_complete_failed", event, error)
-        try:
-            released = self._ledger.release(
-                event.event_id,
-                claim.claim_id,
-                attempt_failed=False,
-                uncertain=True,
-                last_error="delivered; ledger completion failed",
-                now=now,
-            )
-        except LedgerUnavailable:
-            released = False
-        if released:
-            return self._waits.wait(message, "ledger_complete_failed", attempt=max(1, claim.attempts))
-        delay = self._waits.clamp(self._settings.claim_ttl_s, message, now)
-        return Later(delay, "ledger_complete_failed", keys.DEFERRED)
-
-    def _blocked(self, message: QueueMessage, prepared: Prepared, blocked: Blocked) -> Disposition:
         """The claim's transaction was cancelled by one of its guards: nothing was written or sent."""
         write = prepared.claim_with
         if blocked.name == CHANNEL_WRITE and write is not None:
             return self._settle_unclaimed(message, write.lost())
+        key = prepared.rate_limit_key
+        if blocked.name == SHARED_WINDOW and key is not None:
+            until = _number((blocked.item or {}).get(UNTIL))
+            if until is None or until <= now:  # ended between the check and now: come back at once
+                return Later(1, RATE_LIMITED, keys.RATE_LIMITED)
+            self.rate_limits.adopt(key, until)
+            hold = Hold(until - now, RATE_LIMITED, keys.RATE_LIMITED, limited_key=key)
+            return self._held(message, prepared.event, hold, now)
         raise ValueError(f"the claim was blocked by an unknown guard {blocked.name!r}")
 
     def _settle_unclaimed(self, message: QueueMessage, outcome: Outcome) -> Disposition:
@@ -410,6 +355,13 @@ class Consumer:
             key = self._telemetry.key("channel_raised")
             self._telemetry.logger.warning(key, exc_info=True, extra={"event": key})
             return on_error(exc)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _describe(exc: Exception) -> str:

@@ -45,7 +45,11 @@ class KeyGuards:
         self._shared_outages = shared_outages
         self._clock = clock
 
-    def hold(self, key: str | None, now: float, *, redelivered: bool = False) -> Hold | None:
+    def hold(
+        self, key: str | None, now: float, *, redelivered: bool = False, read_shared: bool = True
+    ) -> Hold | None:
+        """`read_shared=False`: leave the sibling's window to the caller (the consumer checks it in the
+        ledger claim's transaction, `RateLimitMemory.wants_shared`)."""
         if key is None:
             return None
         horizon = self._rate_limits.known_horizon(key, now)
@@ -54,6 +58,8 @@ class KeyGuards:
         probe_at = self._outages.closed_until(key, now)
         if probe_at is not None:
             return Hold(probe_at - now, PROVIDER_DOWN, keys.DEFERRED)
+        if not read_shared:
+            return None
         horizon = self._rate_limits.shared_horizon(key, now, redelivered=redelivered)
         if horizon is not None:
             return Hold(horizon - now, RATE_LIMITED, keys.RATE_LIMITED, limited_key=key)

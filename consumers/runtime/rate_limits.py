@@ -63,6 +63,17 @@ class RateLimitMemory:
             return None
         return until
 
+    def wants_shared(self, key: str, now: float, *, redelivered: bool = False) -> bool:
+        """Whether a call on `key` now must first make sure no sibling's window is open (the key is hot
+        here); the consumer checks it inside the ledger claim's transaction instead of reading it."""
+        if redelivered:
+            self.watch(key, now)
+        return self._shared is not None and self._is_hot(key, now)
+
+    def adopt(self, key: str, until: float) -> None:
+        """A sibling's window found open (the claim's check failed on it): remember it as our own."""
+        self._remember(key, until)
+
     def shared_horizon(self, key: str, now: float, *, redelivered: bool = False) -> float | None:
         """A sibling's window on `key`, read from the shared store while the key is hot here (the read
         is left to the moment a call would go out: a message held back anyway costs none)."""

@@ -12,6 +12,7 @@ costs the coordination, never the message.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -46,6 +47,20 @@ class SharedHorizons(LedgerItems):
                 self._on_error("publish", aws_code(exc))
         except BotoCoreError as exc:
             self._on_error("publish", aws_code(exc))
+
+    def check_item(self, key: str, now: float) -> dict[str, Any]:
+        """A transaction's ConditionCheck that no window on `key` is open at `now`; failing, it sends
+        the item back (ALL_OLD), whose `until` is the window's end."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": self._key(key),
+                "ConditionExpression": "attribute_not_exists(#u) OR #u <= :now",
+                "ExpressionAttributeNames": {"#u": UNTIL},
+                "ExpressionAttributeValues": {":now": {"N": _num(now)}},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
 
     def read(self, key: str) -> float | None:
         """The horizon stored for `key` (possibly in the past), or None when none is known."""

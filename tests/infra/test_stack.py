@@ -275,7 +275,13 @@ def test_consumer_touches_only_its_own_queues_and_the_tables(
         if v["Properties"]["KeySchema"] == [{"AttributeName": registry.TASK_TABLE_KEY, "KeyType": "HASH"}]
     )
     assert grants == {
-        ledger: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        ledger: [
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
         task: ["dynamodb:GetItem", "dynamodb:UpdateItem"] if spec.writes_task else ["dynamodb:GetItem"],
     }
 

@@ -185,3 +185,55 @@ def test_a_message_the_outage_circuit_holds_back_reads_no_shared_window(
     assert consumer_env.channel.delivered_calls == [failing.event_id]
     assert troubled.stats.deferred == 1  # held for the probe, before any read
     assert window_reads == []
+
+
+def test_a_hot_key_checks_the_siblings_window_inside_the_claim_not_with_a_read(
+    consumer_env: ConsumerEnv, window_reads: list[dict[str, Any]], key: str
+) -> None:
+    failing, calm = make_event(rate_limit_key=key), make_event(rate_limit_key=key)
+    consumer_env.channel.deliveries[failing.event_id] = [Retry(None, "http_503", server_fault=True)]
+    consumer_env.channel.deliveries[calm.event_id] = [Delivered()]
+    troubled = consumer_env.handler()
+    consumer_env.send(failing)
+    consumer_env.run_batch(troubled)  # the key is hot here now
+    consumer_env.clock.advance(2)  # past the circuit's probe: the next call may go out
+    transactions: list[dict[str, Any]] = []
+    consumer_env.dynamodb.fail_when("transact_write_items", lambda kw: transactions.append(kw) is not None)
+
+    consumer_env.send(calm)
+    response, _ = consumer_env.run_batch(troubled)
+
+    assert response == {"batchItemFailures": []}
+    assert consumer_env.channel.delivered_calls[-1] == calm.event_id
+    assert window_reads == []  # no GetItem of the window: the claim's transaction checked it
+    claim_items = transactions[0]["TransactItems"]
+    (check,) = [item["ConditionCheck"] for item in claim_items if "ConditionCheck" in item]
+    assert check["Key"]["pk"]["S"].startswith("ratelimit#")
+    assert check["ConditionExpression"] == "attribute_not_exists(#u) OR #u <= :now"
+
+
+def test_a_window_found_by_the_claims_check_is_remembered_and_costs_no_second_check(
+    consumer_env: ConsumerEnv, window_reads: list[dict[str, Any]], key: str
+) -> None:
+    failing, limited, first, second = (make_event(rate_limit_key=key) for _ in range(4))
+    consumer_env.channel.deliveries[failing.event_id] = [Retry(None, "http_503", server_fault=True)]
+    consumer_env.channel.deliveries[limited.event_id] = [Retry(30, "ratelimited", rate_limit_key=key)]
+    troubled = consumer_env.handler()
+    consumer_env.send(failing)
+    consumer_env.run_batch(troubled)  # the key is hot here
+    consumer_env.clock.advance(2)
+    consumer_env.send(limited)
+    consumer_env.run_batch(consumer_env.handler())  # a sibling is told of a 30 s window
+
+    consumer_env.send(first)
+    consumer_env.run_batch(troubled)  # the claim's check fails on the window: nothing written
+    transactions: list[dict[str, Any]] = []
+    consumer_env.dynamodb.fail_when("transact_write_items", lambda kw: transactions.append(kw) is not None)
+    consumer_env.send(second)
+    response, records = consumer_env.run_batch(troubled)
+
+    assert len(response["batchItemFailures"]) == len(records) == 1
+    assert consumer_env.sqs.delay_for(records[0]["receiptHandle"]) == 30  # the window's end, adopted
+    assert transactions == []  # held by what this container now remembers: no claim attempted
+    assert window_reads == []
+    assert consumer_env.channel.delivered_calls == [failing.event_id, limited.event_id]
